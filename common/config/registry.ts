@@ -1,0 +1,91 @@
+/**
+ * The one registry of property keys. Every process parses its configuration against this
+ * table; `alluxio conf get` and the docs read the same table. Names and defaults come from
+ * Alluxio's documentation (shared/seeds) wherever it gives them.
+ */
+
+export type PropertyType = 'string' | 'int' | 'bool' | 'bytes' | 'duration' | 'enum';
+
+export interface PropertyKey {
+  readonly name: string;
+  readonly type: PropertyType;
+  /** The default in the same textual form a user writes in alluxio-site.properties. */
+  readonly default: string;
+  readonly description: string;
+  readonly values?: readonly string[];
+  /** Shown redacted by `conf get` and never logged. */
+  readonly secret?: boolean;
+}
+
+const keys: PropertyKey[] = [
+  // ---- process layout ----
+  { name: 'alluxio.home', type: 'string', default: '.', description: 'Directory relative paths in other keys are resolved against.' },
+  { name: 'alluxio.data.dir', type: 'string', default: 'data', description: 'Root of local state: the coordinator state, caches and the default root UFS live below it.' },
+  { name: 'alluxio.log.level', type: 'enum', default: 'info', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'], description: 'bunyan log level of every process.' },
+
+  // ---- coordinator ----
+  { name: 'alluxio.coordinator.hostname', type: 'string', default: '127.0.0.1', description: 'Address the coordinator binds and workers dial.' },
+  { name: 'alluxio.coordinator.rpc.port', type: 'int', default: '19998', description: 'Coordinator gRPC port (membership, mount table).' },
+  { name: 'alluxio.coordinator.web.port', type: 'int', default: '19999', description: 'Coordinator HTTP port (health, REST API, JSON views).' },
+  { name: 'alluxio.coordinator.data.dir', type: 'string', default: '', description: 'Where the coordinator keeps its state; empty means <alluxio.data.dir>/coordinator.' },
+  { name: 'alluxio.coordinator.worker.timeout', type: 'duration', default: '10sec', description: 'A worker not heard from for this long is marked LOST and leaves the ring.' },
+  { name: 'alluxio.coordinator.lost.worker.detection.interval', type: 'duration', default: '1sec', description: 'How often the coordinator looks for lost workers.' },
+  { name: 'alluxio.coordinator.membership.batch.window', type: 'duration', default: '50ms', description: 'Rapid membership changes within this window are pushed to workers as one snapshot.' },
+
+  // ---- root mount ----
+  { name: 'alluxio.master.mount.table.root.ufs', type: 'string', default: '', description: 'UFS of the namespace root (/); a directory path, file:// or s3:// URI. Empty means <alluxio.data.dir>/ufs.' },
+  { name: 'alluxio.master.mount.table.root.readonly', type: 'bool', default: 'false', description: 'Mount the root UFS read-only.' },
+
+  // ---- worker identity and ports ----
+  { name: 'alluxio.worker.hostname', type: 'string', default: '127.0.0.1', description: 'Address the worker binds and advertises to peers and redirected clients.' },
+  { name: 'alluxio.worker.s3.port', type: 'int', default: '29998', description: 'S3 REST API port (HTTP).' },
+  { name: 'alluxio.worker.s3.https.port', type: 'int', default: '29996', description: 'S3 REST API port (HTTPS, when TLS is configured).' },
+  { name: 'alluxio.worker.rpc.port', type: 'int', default: '29999', description: 'Peer gRPC port (health checks; replication with the write cache).' },
+  { name: 'alluxio.worker.id', type: 'string', default: '', description: 'Stable worker identity; empty means generated once and kept in the cache directory.' },
+  { name: 'alluxio.worker.master.heartbeat.interval', type: 'duration', default: '1sec', description: 'How often a worker heartbeats to the coordinator.' },
+
+  // ---- S3 API ----
+  { name: 'alluxio.worker.s3.api.enabled', type: 'bool', default: 'true', description: 'Serve the S3 REST API on the worker.' },
+  { name: 'alluxio.worker.s3.redirect.enabled', type: 'bool', default: 'false', description: 'Answer a GET/HEAD for a path another worker owns with 307 to the owner. Off by default (unlike Alluxio): the AWS CLI, boto3, the JS SDK and minio-js do not follow a 307 to another host:port, so the receiving worker proxies instead.' },
+  { name: 'alluxio.worker.s3.redirect.health.check.enabled', type: 'bool', default: 'true', description: 'Check the owner is alive (peer gRPC ping) before redirecting to it.' },
+  { name: 'alluxio.worker.s3.connection.keep.alive.enabled', type: 'bool', default: 'true', description: 'Reuse client TCP connections across requests. Alluxio defaults to false and recommends true; we default to the recommendation because no S3 client breaks on keep-alive and every one is faster with it.' },
+  { name: 'alluxio.worker.s3.connection.idle.max.time', type: 'duration', default: '0sec', description: 'Idle keep-alive connections are closed after this long; 0 means never.' },
+  { name: 'alluxio.worker.s3.access.logging.enabled', type: 'bool', default: 'false', description: 'Log every S3 request; when false only failed requests are logged.' },
+  { name: 'alluxio.worker.s3.only.https.access', type: 'bool', default: 'false', description: 'Refuse plain-HTTP S3 requests.' },
+  { name: 'alluxio.worker.s3.region', type: 'string', default: 'us-east-1', description: 'Region reported by GetBucketLocation and x-amz-bucket-region.' },
+  { name: 'alluxio.worker.s3.proxy.timeout', type: 'duration', default: '5sec', description: 'How long a worker waits to connect to the owner when proxying before serving the request itself.' },
+  { name: 'alluxio.proxy.s3.bucket.naming.restrictions.enabled', type: 'bool', default: 'false', description: 'Enforce the AWS bucket naming rules on CreateBucket (Alluxio default false). Names that cannot be a directory are refused either way.' },
+  { name: 'alluxio.proxy.s3.header.metadata.max.size', type: 'bytes', default: '2KB', description: 'Maximum size of user metadata (x-amz-meta-*) on a PUT; 0 disables the limit.' },
+
+  // ---- page cache ----
+  { name: 'alluxio.worker.page.store.dirs', type: 'string', default: '', description: 'Cache directory of this worker; empty means <alluxio.data.dir>/cache/<worker id>.' },
+  { name: 'alluxio.worker.page.store.sizes', type: 'bytes', default: '1GB', description: 'Capacity of the page store; least-recently-used pages are evicted beyond it.' },
+  { name: 'alluxio.worker.page.store.page.size', type: 'bytes', default: '1MB', description: 'Cache granularity: the UFS is read and cached in pages of this size.' },
+  { name: 'alluxio.user.file.metadata.sync.interval', type: 'duration', default: '10sec', description: 'How long object metadata read from the UFS is trusted before it is checked again; an object changed in the UFS behind our back is served stale at most this long. 0 checks on every request.' },
+
+  // ---- UFS (defaults for every S3 mount; mount options override) ----
+  { name: 'aws.accessKeyId', type: 'string', default: '', description: 'Default S3 UFS access key (mount options take precedence; then AWS_ACCESS_KEY_ID, ~/.aws/credentials).', secret: true },
+  { name: 'aws.secretKey', type: 'string', default: '', description: 'Default S3 UFS secret key.', secret: true },
+  { name: 'alluxio.underfs.s3.endpoint', type: 'string', default: '', description: 'Default S3 UFS endpoint (http://host:port) for non-AWS stores.' },
+  { name: 'alluxio.underfs.s3.endpoint.region', type: 'string', default: '', description: 'Default S3 UFS region; empty means AWS_REGION or us-east-1.' },
+  { name: 'alluxio.underfs.s3.disable.dns.buckets', type: 'bool', default: 'false', description: 'Use path-style requests to the S3 UFS.' },
+  { name: 'alluxio.underfs.s3.server.side.encryption.enabled', type: 'bool', default: 'false', description: 'Ask the S3 UFS to encrypt objects at rest (SSE-S3, AES256).' },
+  { name: 'alluxio.underfs.s3.streaming.upload.partition.size', type: 'bytes', default: '64MB', description: 'Part size when a large object is written to the S3 UFS by multipart upload.' },
+  { name: 'alluxio.underfs.s3.upload.threads.max', type: 'int', default: '20', description: 'Concurrent part uploads per object written to the S3 UFS.' },
+];
+
+export const REGISTRY: ReadonlyMap<string, PropertyKey> = new Map(keys.map((k) => [k.name, Object.freeze(k)]));
+
+/** Mount option keys accepted by `alluxio mount add --option k=v` (Alluxio's names, seed 002). */
+export const MOUNT_OPTION_KEYS: readonly string[] = [
+  'aws.accessKeyId',
+  'aws.secretKey',
+  'alluxio.underfs.s3.endpoint',
+  'alluxio.underfs.s3.endpoint.region',
+  'alluxio.underfs.s3.disable.dns.buckets',
+  'alluxio.underfs.s3.server.side.encryption.enabled',
+  'alluxio.underfs.s3.streaming.upload.partition.size',
+  'alluxio.underfs.s3.upload.threads.max',
+];
+
+export const SECRET_OPTION_KEYS: ReadonlySet<string> = new Set(keys.filter((k) => k.secret).map((k) => k.name));

@@ -1,0 +1,26 @@
+import bunyan from 'bunyan';
+
+export type Logger = bunyan;
+
+const SECRET_FIELD = /secret|password|token|signature|authorization|credential/i;
+
+/** Redacts any field whose name says it holds a secret, at any depth (mount options included). */
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = SECRET_FIELD.test(k) && typeof v === 'string' && v !== '' ? '[redacted]' : redact(v, depth + 1);
+  }
+  return out;
+}
+
+/** One bunyan root per process; components and requests take children of it. */
+export function createLogger(name: string, level: string, stream: NodeJS.WritableStream = process.stdout): Logger {
+  return bunyan.createLogger({
+    name,
+    level: level as bunyan.LogLevel,
+    streams: [{ stream, level: level as bunyan.LogLevel }],
+    serializers: { err: bunyan.stdSerializers.err, options: (o: unknown) => redact(o), mount: (m: unknown) => redact(m) },
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * Loads the control-plane contract once with @grpc/proto-loader and exposes its service
+ * definitions and the message shapes as TypeScript types (fields keep their proto names).
+ */
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+// Compiled to dist/proto/index.js; the .proto stays in the source tree.
+const PROTO_FILE = fileURLToPath(new URL('../../proto/cluster.proto', import.meta.url));
+
+const definition = protoLoader.loadSync(PROTO_FILE, {
+  keepCase: true,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+});
+const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+  alluxio: { cluster: Record<string, grpc.ServiceClientConstructor> };
+};
+
+export const CoordinatorService = pkg.alluxio.cluster.Coordinator;
+export const WorkerPeerService = pkg.alluxio.cluster.WorkerPeer;
+
+export interface WorkerAddress { host: string; s3_port: number; rpc_port: number; https_port: number }
+export interface CacheUsage { used_bytes: number; capacity_bytes: number; pages: number }
+export type WorkerState = 'LIVE' | 'LOST';
+export interface WorkerInfo {
+  id: string;
+  address: WorkerAddress;
+  state: WorkerState;
+  last_heartbeat_ms: number;
+  cache: CacheUsage;
+  registered_at_ms: number;
+  version: string;
+}
+export interface MountInfo { path: string; ufs_uri: string; options: Record<string, string>; read_only: boolean }
+export interface ClusterSnapshot { version: number; members: WorkerInfo[]; mounts: MountInfo[] }
+export interface RegisterWorkerRequest { id: string; address: WorkerAddress; cache: CacheUsage; version: string }
+export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number }
+export interface HeartbeatRequest { id: string; cache: CacheUsage }
+export interface HeartbeatResponse { reregister: boolean; cluster_version: number }
+export interface ListWorkersResponse { workers: WorkerInfo[]; cluster_version: number }
+export interface ListMountsResponse { mounts: MountInfo[] }
+export interface PingResponse { id: string; cluster_version: number }
+export interface Empty {}
+
+/** Promise wrapper for a unary call on a generated client. */
+export function unary<Req, Res>(client: grpc.Client, method: string, req: Req, deadlineMs = 10_000): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const fn = (client as unknown as Record<string, Function>)[method];
+    fn.call(client, req, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: Res) =>
+      err ? reject(err) : resolve(res),
+    );
+  });
+}
+
+export { grpc };
