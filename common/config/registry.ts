@@ -55,6 +55,7 @@ const keys: PropertyKey[] = [
   { name: 'alluxio.worker.s3.region', type: 'string', default: 'us-east-1', description: 'Region reported by GetBucketLocation and x-amz-bucket-region.' },
   { name: 'alluxio.worker.s3.proxy.timeout', type: 'duration', default: '5sec', description: 'How long a worker waits to connect to the owner when proxying before serving the request itself.' },
   { name: 'alluxio.proxy.s3.bucket.naming.restrictions.enabled', type: 'bool', default: 'false', description: 'Enforce the AWS bucket naming rules on CreateBucket (Alluxio default false). Names that cannot be a directory are refused either way.' },
+  { name: 'alluxio.proxy.s3.complete.multipart.upload.min.part.size', type: 'bytes', default: '5MB', description: 'Minimum size of every part but the last of a multipart upload (EntityTooSmall below it); 0 disables the check.' },
   { name: 'alluxio.proxy.s3.header.metadata.max.size', type: 'bytes', default: '2KB', description: 'Maximum size of user metadata (x-amz-meta-*) on a PUT; 0 disables the limit.' },
 
   // ---- page cache ----

@@ -1,0 +1,50 @@
+/**
+ * The `alluxio` command. The only module that reads process.argv or calls process.exit: every
+ * failure ends as one line on stderr and a non-zero exit.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ConfigError } from '../common/config/config.js';
+import { CliError, type GlobalArgs } from './common.js';
+import { clusterStart, runCoordinator, runWorker } from './process-commands.js';
+import { mountCommands } from './mount-commands.js';
+import { workerList, workerListCommand } from './worker-commands.js';
+import { fsCommands } from './fs-commands.js';
+import { confCommands } from './conf-commands.js';
+
+function fail(message: string): never {
+  process.stderr.write(`alluxio: ${message}\n`);
+  process.exit(1);
+}
+
+process.on('unhandledRejection', (err) => fail(err instanceof Error ? err.message : String(err)));
+
+const cli = yargs(hideBin(process.argv))
+  .scriptName('alluxio')
+  .usage('$0 <command> [options]')
+  .option('conf', { type: 'string', array: true, describe: 'property override key=value (repeatable); also read from $ALLUXIO_CONF_DIR/alluxio-site.properties' })
+  .command('coordinator', 'Run the coordinator in the foreground', (y) => y, (args) => runCoordinator(args))
+  .command('worker', 'Run a worker in the foreground', (y) => y, (args) => runWorker(args))
+  .command('cluster <action>', 'Run a local cluster (a coordinator and N workers) in the foreground', (y) => y
+    .positional('action', { choices: ['start'] as const, demandOption: true })
+    .option('workers', { type: 'number', default: 3, describe: 'number of workers' })
+    .option('data-dir', { type: 'string', describe: 'where state, caches, logs and the default UFS live (default ./data)' }),
+  (args) => clusterStart(args as GlobalArgs & { workers: number; 'data-dir'?: string }))
+  .command('mount', 'Manage the mount table', (y) => mountCommands(y as never))
+  .command('worker list', 'List workers: id, address, ports, health, cache used/capacity', (y) => workerListCommand(y as never), (args) => workerList(args))
+  .command('fs', 'Browse the namespace through the S3 API', (y) => fsCommands(y as never))
+  .command('conf', 'Inspect configuration', (y) => confCommands(y as never))
+  .demandCommand(1, 'name a command; see alluxio --help')
+  .strict()
+  .help()
+  .fail((msg, err) => {
+    if (err) throw err;
+    fail(msg);
+  });
+
+try {
+  await cli.parseAsync();
+} catch (err) {
+  if (err instanceof CliError || err instanceof ConfigError) fail(err.message);
+  fail(err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,355 @@
+/**
+ * A local directory as under storage.
+ *
+ * Object bytes are plain files under the root, so the directory stays usable by other tools.
+ * What a filesystem cannot hold (Content-Type, user metadata, the MD5 ETag) lives in a sidecar
+ * `<root>/.alluxio-meta/<key>.meta.json` that records the size and mtime it describes: if the
+ * file is changed behind our back, the sidecar no longer matches and is ignored.
+ *
+ * Writes stream into `<root>/.alluxio-tmp/` and become visible by rename, so a crash never
+ * exposes a partial object. Both reserved folders start with '.', which no bucket name can.
+ */
+import { createReadStream, createWriteStream, promises as fs, type Stats } from 'node:fs';
+import path from 'node:path';
+import { randomUUID, createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import {
+  UfsError, type ListOptions, type ListResult, type ReadOptions, type UfsOptions, type UfsStatus,
+  type UnderFileSystem, type WriteOptions,
+} from './types.js';
+
+const META_DIR = '.alluxio-meta';
+const TMP_DIR = '.alluxio-tmp';
+const RESERVED = new Set([META_DIR, TMP_DIR]);
+const DIRECTORY_CONTENT_TYPE = 'application/x-directory';
+
+interface Sidecar {
+  size: number;
+  mtimeMs: number;
+  md5: string;
+  contentType?: string;
+  userMetadata?: Record<string, string>;
+  /** Directory markers created through S3 ("PUT dir/") survive the pruning of empty parents. */
+  explicitDir?: boolean;
+}
+
+/** Turns errno failures into UfsError; anything else (a caller's veto, say) passes through untouched. */
+function translate(err: unknown, key: string): unknown {
+  if (err instanceof UfsError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string' || !(/^E[A-Z]+$/.test(code) || code === 'ABORT_ERR')) return err;
+  switch (code) {
+    case 'ENOENT': return new UfsError('NotFound', `no such key: ${key}`, { cause: err });
+    case 'ENOTDIR':
+    case 'EISDIR':
+    case 'EEXIST': return new UfsError('Conflict', `key ${key} conflicts with an existing object or directory`, { cause: err });
+    case 'ENOTEMPTY': return new UfsError('NotEmpty', `directory ${key} is not empty`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS': return new UfsError('AccessDenied', `permission denied on ${key}`, { cause: err });
+    case 'ENAMETOOLONG': return new UfsError('InvalidKey', `key too long for the filesystem: ${key}`, { cause: err });
+    case 'ABORT_ERR': return new UfsError('Aborted', 'aborted', { cause: err });
+    default: return new UfsError('Internal', `local UFS error on ${key}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Byte order of UTF-8, which is S3's key order; JS string comparison is UTF-16 order. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+export class LocalUnderFileSystem implements UnderFileSystem {
+  readonly uri: string;
+  private readonly root: string;
+
+  constructor(uri: string, _opts: UfsOptions) {
+    const dir = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
+    this.root = path.resolve(dir);
+    this.uri = `file://${this.root}`;
+  }
+
+  /**
+   * Maps a key to a path under `base`, refusing anything that would leave it: the check is
+   * done on the resolved path with path.relative, never on string prefixes.
+   */
+  private resolveUnder(base: string, key: string): string {
+    if (key.includes('\0')) throw new UfsError('InvalidKey', 'key contains a NUL byte');
+    const segments = key.split('/');
+    if (segments.some((s) => s === '.' || s === '..')) throw new UfsError('InvalidKey', `key has a "." or ".." segment: ${key}`);
+    if (segments[0] !== undefined && RESERVED.has(segments[0]) && base === this.root) {
+      throw new UfsError('InvalidKey', `key uses a reserved name: ${key}`);
+    }
+    const full = path.resolve(base, key);
+    const rel = path.relative(base, full);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UfsError('InvalidKey', `key escapes the root: ${key}`);
+    return full;
+  }
+
+  private dataPath(key: string): string {
+    return this.resolveUnder(this.root, key);
+  }
+
+  private metaPath(key: string): string {
+    return this.resolveUnder(path.join(this.root, META_DIR), `${key}.meta.json`);
+  }
+
+  private async readSidecar(key: string): Promise<Sidecar | null> {
+    try {
+      return JSON.parse(await fs.readFile(this.metaPath(key), 'utf8')) as Sidecar;
+    } catch {
+      return null;
+    }
+  }
+
+  private status(key: string, st: Stats, side: Sidecar | null): UfsStatus {
+    const fingerprint = `${st.size}:${st.mtimeMs}:${st.ino}`;
+    if (st.isDirectory()) {
+      return { key, isDirectory: true, size: 0, mtimeMs: st.mtimeMs, etag: 'd41d8cd98f00b204e9800998ecf8427e', fingerprint: 'dir', contentType: DIRECTORY_CONTENT_TYPE, userMetadata: side?.userMetadata ?? {} };
+    }
+    const valid = side !== null && side.size === st.size && side.mtimeMs === st.mtimeMs;
+    return {
+      key,
+      isDirectory: false,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      etag: valid ? side.md5 : `${createHash('md5').update(fingerprint).digest('hex')}-1`,
+      fingerprint,
+      contentType: valid ? side.contentType : undefined,
+      userMetadata: valid ? side.userMetadata ?? {} : {},
+    };
+  }
+
+  async stat(key: string): Promise<UfsStatus | null> {
+    const isDirKey = key.endsWith('/');
+    let st: Stats;
+    try {
+      st = await fs.stat(this.dataPath(isDirKey ? key.slice(0, -1) : key));
+    } catch (err) {
+      const e = translate(err, key);
+      if (e instanceof UfsError && (e.code === 'NotFound' || e.code === 'Conflict')) return null;
+      throw e;
+    }
+    if (st.isDirectory() !== isDirKey) return null;
+    return this.status(key, st, await this.readSidecar(key));
+  }
+
+  async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    const file = this.dataPath(key);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, 'r');
+    } catch (err) {
+      throw translate(err, key);
+    }
+    try {
+      // Check the fingerprint on the open descriptor: a concurrent rename swaps the path,
+      // not the inode we read from, so what we check is what we stream.
+      const st = await handle.stat();
+      if (st.isDirectory()) throw new UfsError('NotFound', `no such key: ${key}`);
+      if (opts.fingerprint !== undefined && opts.fingerprint !== `${st.size}:${st.mtimeMs}:${st.ino}`) {
+        throw new UfsError('Changed', `${key} changed since it was looked up`);
+      }
+      const stream = createReadStream('', {
+        fd: handle.fd,
+        start: opts.range?.start,
+        end: opts.range?.end,
+        autoClose: false,
+        signal: opts.signal,
+        highWaterMark: 1024 * 1024,
+      });
+      stream.once('close', () => void handle.close().catch(() => undefined));
+      return stream;
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw translate(err, key);
+    }
+  }
+
+  async write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus> {
+    if (key === '' || key.endsWith('/')) throw new UfsError('InvalidKey', `not an object key: ${key}`);
+    const dest = this.dataPath(key);
+    const tmpDir = path.join(this.root, TMP_DIR);
+    const tmp = path.join(tmpDir, randomUUID());
+    await fs.mkdir(tmpDir, { recursive: true });
+    try {
+      const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 });
+      await pipeline(body, out, { signal: opts.signal });
+      const { md5Hex } = await opts.beforeCommit();
+      const handle = await fs.open(tmp, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      // The sidecar goes first and names the exact size and mtime of the new file: if we die
+      // between the two renames, the old file and the new sidecar disagree and it is ignored.
+      const st = await fs.stat(tmp);
+      const side: Sidecar = { size: st.size, mtimeMs: st.mtimeMs, md5: md5Hex, contentType: opts.contentType, userMetadata: opts.userMetadata };
+      await this.writeSidecar(key, side);
+      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await fs.rename(tmp, dest);
+      return this.status(key, await fs.stat(dest), side);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      throw translate(err, key);
+    }
+  }
+
+  private async writeSidecar(key: string, side: Sidecar): Promise<void> {
+    const meta = this.metaPath(key);
+    await fs.mkdir(path.dirname(meta), { recursive: true });
+    const tmp = `${meta}.${randomUUID()}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(side));
+    await fs.rename(tmp, meta);
+  }
+
+  async delete(key: string): Promise<void> {
+    if (key.endsWith('/')) {
+      const dir = this.dataPath(key.slice(0, -1));
+      await fs.rm(this.metaPath(key), { force: true });
+      try {
+        await fs.rmdir(dir);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A folder object whose directory still has children: S3 deletes only the marker.
+        if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR') throw translate(err, key);
+      }
+    } else {
+      try {
+        const st = await fs.stat(this.dataPath(key));
+        if (st.isDirectory()) return;
+        await fs.unlink(this.dataPath(key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw translate(err, key);
+      }
+      await fs.rm(this.metaPath(key), { force: true });
+    }
+    await this.pruneEmptyParents(key);
+  }
+
+  /**
+   * S3 has no directories: once the last object under an implicit directory goes, so does the
+   * directory. Directories created as folder objects stay until deleted themselves. The
+   * top-level directory is a bucket of the root mount and is never pruned here.
+   */
+  private async pruneEmptyParents(key: string): Promise<void> {
+    const parts = key.replace(/\/$/, '').split('/');
+    for (let n = parts.length - 1; n >= 2; n--) {
+      const dirKey = `${parts.slice(0, n).join('/')}/`;
+      if (await this.readSidecar(dirKey)) return;
+      try {
+        await fs.rmdir(this.dataPath(dirKey.slice(0, -1)));
+      } catch {
+        return;
+      }
+      await fs.rm(path.dirname(this.metaPath(`${dirKey}x`)), { recursive: false, force: true }).catch(() => undefined);
+    }
+  }
+
+  async mkdir(key: string): Promise<void> {
+    if (!key.endsWith('/')) throw new UfsError('InvalidKey', `not a folder key: ${key}`);
+    const dir = this.dataPath(key.slice(0, -1));
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      const st = await fs.stat(dir);
+      if (!st.isDirectory()) throw new UfsError('Conflict', `${key} is a file`);
+      await this.writeSidecar(key, { size: 0, mtimeMs: st.mtimeMs, md5: 'd41d8cd98f00b204e9800998ecf8427e', contentType: DIRECTORY_CONTENT_TYPE, explicitDir: true });
+    } catch (err) {
+      throw translate(err, key);
+    }
+  }
+
+  async list(opts: ListOptions): Promise<ListResult> {
+    const { prefix, delimiter, startAfter = '', maxKeys } = opts;
+    const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
+    if (maxKeys <= 0) return result;
+    let count = 0;
+    const seenPrefixes = new Set<string>();
+
+    // Entries are visited in S3 key order: within a directory, children sorted by their key
+    // (a directory sorts as "name/"), each directory's subtree right after its own "name/" key.
+    const visit = async (dirKey: string): Promise<boolean> => {
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(this.dataPath(dirKey === '' ? '.' : dirKey.slice(0, -1)), { withFileTypes: true });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return true;
+        throw translate(err, dirKey);
+      }
+      const children = entries
+        .filter((e) => !(dirKey === '' && RESERVED.has(e.name)) && (e.isDirectory() || e.isFile()))
+        .map((e) => ({ key: dirKey + e.name + (e.isDirectory() ? '/' : ''), isDir: e.isDirectory() }))
+        .sort((a, b) => compareKeys(a.key, b.key));
+      for (const child of children) {
+        const k = child.key;
+        // Prune subtrees that cannot hold a key matching the prefix or after startAfter.
+        if (!k.startsWith(prefix) && !(child.isDir && prefix.startsWith(k))) continue;
+        if (child.isDir && compareKeys(k, startAfter) <= 0 && !startAfter.startsWith(k)) continue;
+        if (!child.isDir && compareKeys(k, startAfter) <= 0) continue;
+
+        if (k.startsWith(prefix) && delimiter) {
+          const at = k.indexOf(delimiter, prefix.length);
+          if (at >= 0) {
+            const cp = k.slice(0, at + delimiter.length);
+            // Everything below a prefix already returned (or before startAfter) rolls into it.
+            if (seenPrefixes.has(cp) || compareKeys(cp, startAfter) <= 0) continue;
+            {
+              if (count >= maxKeys) { result.isTruncated = true; return false; }
+              seenPrefixes.add(cp);
+              result.commonPrefixes.push(cp);
+              result.lastKey = cp;
+              count++;
+              continue;
+            }
+          }
+        }
+        if (k.startsWith(prefix) && compareKeys(k, startAfter) > 0) {
+          if (count >= maxKeys) { result.isTruncated = true; return false; }
+          const st = await this.stat(k);
+          if (st) {
+            result.objects.push(st);
+            result.lastKey = k;
+            count++;
+          }
+        }
+        if (child.isDir && !(await visit(k))) return false;
+      }
+      return true;
+    };
+
+    // Start at the parent of the deepest directory the prefix names, so a listing never reads
+    // unrelated trees yet still returns the folder object "dir/" when the prefix is "dir/".
+    await visit(prefix.slice(0, prefix.lastIndexOf('/', prefix.length - 2) + 1));
+    return result;
+  }
+
+  async probe(readOnly: boolean): Promise<void> {
+    let st: Stats;
+    try {
+      st = await fs.stat(this.root);
+    } catch (err) {
+      throw new UfsError('Unavailable', `cannot use ${this.uri}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!st.isDirectory()) throw new UfsError('Unavailable', `cannot use ${this.uri}: not a directory`);
+    if (readOnly) {
+      await fs.readdir(this.root).catch((err) => { throw translate(err, ''); });
+      return;
+    }
+    const tmpDir = path.join(this.root, TMP_DIR);
+    const probe = path.join(tmpDir, `.alluxio-probe-${randomUUID()}`);
+    try {
+      await fs.mkdir(tmpDir, { recursive: true });
+      await fs.writeFile(probe, 'probe');
+      if ((await fs.readFile(probe, 'utf8')) !== 'probe') throw new Error('probe read back different bytes');
+    } catch (err) {
+      throw new UfsError('Unavailable', `cannot write to ${this.uri}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      await fs.rm(probe, { force: true }).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,512 @@
+/**
+ * An S3 bucket (optionally a prefix in it) as under storage: `s3://bucket/prefix` or `s3a://…`.
+ * Works against AWS and any S3-compatible store (MinIO, Ceph, moto, …) through the options of
+ * seed 002. This is the only module that imports the AWS SDK; every SDK failure is translated
+ * into UfsError here.
+ *
+ * Writes are spooled to local disk first (Alluxio's default, non-streaming upload): the caller's
+ * beforeCommit veto runs with the whole body received and before a single byte reaches S3.
+ */
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  type S3ClientConfig, type ServerSideEncryption,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ConfigError, parseBool, parseBytes } from '../config/config.js';
+import {
+  UfsError, type ListOptions, type ListResult, type ReadOptions, type UfsOptions, type UfsStatus,
+  type UnderFileSystem, type WriteOptions,
+} from './types.js';
+
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
+const DIRECTORY_CONTENT_TYPE = 'application/x-directory';
+/** S3 refuses multipart parts below 5 MiB (except the last) and more than 10,000 parts. */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+const MAX_KEY_BYTES = 1024;
+const LIST_PAGE_MAX = 1000;
+const PUT_ATTEMPTS = 3;
+
+const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket']);
+const ACCESS_DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError']);
+const TRANSIENT = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'TimeoutError']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'EPIPE', 'ECONNABORTED', 'EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'UND_ERR_SOCKET',
+]);
+
+/** S3 orders keys by their UTF-8 bytes; JS string comparison is UTF-16 order. */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function unquote(etag: string | undefined): string {
+  return (etag ?? '').replace(/^"(.*)"$/, '$1');
+}
+
+/**
+ * HEAD reports Last-Modified in whole seconds while some stores list it with milliseconds;
+ * truncating makes stat and list agree on the fingerprint of the same object.
+ */
+function seconds(date: Date | undefined): number {
+  return date ? Math.floor(date.getTime() / 1000) * 1000 : 0;
+}
+
+function fingerprintOf(etag: string, mtimeMs: number): string {
+  return `${etag}:${mtimeMs}`;
+}
+
+function etagOfFingerprint(fingerprint: string): string {
+  const at = fingerprint.lastIndexOf(':');
+  return at < 0 ? fingerprint : fingerprint.slice(0, at);
+}
+
+function option<T>(options: Record<string, string>, key: string, parse: (v: string) => T, fallback: T): T {
+  const raw = options[key];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  try {
+    return parse(raw);
+  } catch (err) {
+    throw new ConfigError(`${key}: ${(err as Error).message}`);
+  }
+}
+
+function parsePositiveInt(v: string): number {
+  const n = Number(v.trim());
+  if (!Number.isInteger(n) || n < 1) throw new Error(`not a positive integer: "${v}"`);
+  return n;
+}
+
+function isLoopbackOrIp(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  return net.isIP(bare) !== 0 || bare === 'localhost';
+}
+
+/** Seed 002's order: mount options, then AWS_ACCESS_KEY_ID/AWS_ACCESS_KEY env, then the SDK chain (~/.aws, instance profile). */
+function credentialsFrom(options: Record<string, string>): S3ClientConfig['credentials'] {
+  const id = options['aws.accessKeyId'] ?? '';
+  const secret = options['aws.secretKey'] ?? '';
+  if (id !== '' || secret !== '') {
+    if (id === '' || secret === '') {
+      throw new UfsError('AccessDenied', `set both aws.accessKeyId and aws.secretKey, not only ${id === '' ? 'aws.secretKey' : 'aws.accessKeyId'}`);
+    }
+    return { accessKeyId: id, secretAccessKey: secret };
+  }
+  const envId = process.env.AWS_ACCESS_KEY_ID || process.env.AWS_ACCESS_KEY;
+  const envSecret = process.env.AWS_SECRET_ACCESS_KEY || process.env.AWS_SECRET_KEY;
+  if (envId && envSecret) {
+    return { accessKeyId: envId, secretAccessKey: envSecret, sessionToken: process.env.AWS_SESSION_TOKEN || undefined };
+  }
+  return undefined;
+}
+
+interface S3Settings {
+  bucket: string;
+  /** '' or a prefix ending in '/'. */
+  root: string;
+  /** For messages: the custom endpoint, or AWS in the region. */
+  endpointLabel: string;
+  client: S3ClientConfig;
+  sse?: ServerSideEncryption;
+  partSize: number;
+  uploadThreads: number;
+}
+
+function parseSettings(uri: string, options: Record<string, string>): S3Settings {
+  const m = /^s3a?:\/\/([^/]*)\/?(.*)$/.exec(uri);
+  if (!m || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(m[1])) {
+    throw new UfsError('InvalidKey', `not an S3 URI: ${uri} (expected s3://bucket or s3://bucket/prefix)`);
+  }
+  const bucket = m[1];
+  const prefix = m[2].split('/').filter((s) => s !== '').join('/');
+  const region = option(options, 'alluxio.underfs.s3.endpoint.region', (v) => v.trim(), process.env.AWS_REGION || 'us-east-1');
+  let endpoint = option<string | undefined>(options, 'alluxio.underfs.s3.endpoint', (v) => v.trim(), undefined);
+  if (endpoint !== undefined && !/^https?:\/\//i.test(endpoint)) {
+    // Alluxio accepts a bare host:port; a local or IP endpoint is almost always plain HTTP.
+    endpoint = `${isLoopbackOrIp(endpoint.split(':')[0]) ? 'http' : 'https'}://${endpoint}`;
+  }
+  // Virtual-hosted addressing cannot work with an IP endpoint (bucket.127.0.0.1 never
+  // resolves), so path-style is forced there whatever the option says.
+  const pathStyle = option(options, 'alluxio.underfs.s3.disable.dns.buckets', parseBool, false)
+    || (endpoint !== undefined && isLoopbackOrIp(new URL(endpoint).hostname));
+  return {
+    bucket,
+    root: prefix === '' ? '' : `${prefix}/`,
+    endpointLabel: endpoint ?? `AWS S3 (${region})`,
+    client: {
+      region,
+      endpoint,
+      forcePathStyle: pathStyle,
+      credentials: credentialsFrom(options),
+      // Stores other than AWS reject or mangle the SDK's default CRC trailers.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // Every failure reaches the caller as a UfsError; the SDK must not write to the console.
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    },
+    sse: option(options, 'alluxio.underfs.s3.server.side.encryption.enabled', parseBool, false) ? 'AES256' : undefined,
+    partSize: option(options, 'alluxio.underfs.s3.streaming.upload.partition.size', parseBytes, 64 * 1024 * 1024),
+    uploadThreads: option(options, 'alluxio.underfs.s3.upload.threads.max', parsePositiveInt, 20),
+  };
+}
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function isTransient(err: unknown): boolean {
+  const e = (err ?? {}) as SdkError;
+  return TRANSIENT.has(e.name ?? '') || NETWORK_CODES.has(e.code ?? '') || (e.$metadata?.httpStatusCode ?? 0) >= 500;
+}
+
+export class S3UnderFileSystem implements UnderFileSystem {
+  readonly uri: string;
+  private readonly s: S3Settings;
+  private readonly client: S3Client;
+  private readonly stagingDir: string;
+
+  constructor(uri: string, opts: UfsOptions) {
+    this.s = parseSettings(uri, opts.options);
+    this.uri = uri;
+    this.stagingDir = opts.stagingDir;
+    this.client = new S3Client({
+      ...this.s.client,
+      // No request timeout: a streamed GET may sit idle while a slow client applies back-pressure.
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000 }),
+    });
+  }
+
+  private fullKey(key: string): string {
+    if (key.startsWith('/')) throw new UfsError('InvalidKey', `key must not start with '/': ${key}`);
+    const full = this.s.root + key;
+    if (Buffer.byteLength(full) > MAX_KEY_BYTES) throw new UfsError('InvalidKey', `key longer than ${MAX_KEY_BYTES} bytes in S3: ${key}`);
+    return full;
+  }
+
+  private where(key: string): string {
+    return `s3://${this.s.bucket}/${this.s.root}${key}`;
+  }
+
+  /** The one place SDK failures become UfsErrors, with messages a user can act on. */
+  private translate(err: unknown, op: string, key: string): UfsError {
+    if (err instanceof UfsError) return err;
+    const e = (err ?? {}) as SdkError;
+    const name = e.name ?? '';
+    const status = e.$metadata?.httpStatusCode;
+    const detail = [name !== 'Error' ? name : '', e.message || e.code || ''].filter((s) => s !== '').join(': ');
+    const cause = { cause: err };
+    if (name === 'AbortError' || e.code === 'ABORT_ERR') return new UfsError('Aborted', `${op} ${this.where(key)} aborted`, cause);
+    if (name === 'NoSuchBucket') return new UfsError('NotFound', `bucket ${this.s.bucket} does not exist at ${this.s.endpointLabel}`, cause);
+    if (NOT_FOUND.has(name) || status === 404) return new UfsError('NotFound', `no such key: ${this.where(key)}`, cause);
+    if (name === 'CredentialsProviderError') {
+      return new UfsError('AccessDenied', `no AWS credentials for s3://${this.s.bucket}: set the aws.accessKeyId and aws.secretKey mount options, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials`, cause);
+    }
+    if (ACCESS_DENIED.has(name) || status === 403) return new UfsError('AccessDenied', `access denied by s3://${this.s.bucket} (${op} ${key}): ${detail}`, cause);
+    if (name === 'PreconditionFailed' || status === 412) return new UfsError('Changed', `${this.where(key)} changed since it was looked up`, cause);
+    if (NETWORK_CODES.has(e.code ?? '') || name === 'TimeoutError' || status === 502 || status === 503 || status === 504) {
+      return new UfsError('Unavailable', `cannot reach s3://${this.s.bucket} at ${this.s.endpointLabel}: ${detail}`, cause);
+    }
+    return new UfsError('Internal', `${op} ${this.where(key)} failed: ${detail}`, cause);
+  }
+
+  private headStatus(key: string, res: { ETag?: string; LastModified?: Date; ContentLength?: number; ContentType?: string; Metadata?: Record<string, string> }): UfsStatus {
+    const etag = unquote(res.ETag);
+    const mtimeMs = seconds(res.LastModified);
+    return {
+      key,
+      isDirectory: key === '' || key.endsWith('/'),
+      size: res.ContentLength ?? 0,
+      mtimeMs,
+      etag,
+      fingerprint: fingerprintOf(etag, mtimeMs),
+      contentType: res.ContentType,
+      userMetadata: Object.fromEntries(Object.entries(res.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+    };
+  }
+
+  /** A directory nobody created a marker for: it exists only because keys are under it. */
+  private implicitDirectory(key: string): UfsStatus {
+    return { key, isDirectory: true, size: 0, mtimeMs: 0, etag: EMPTY_MD5, fingerprint: fingerprintOf(EMPTY_MD5, 0), contentType: DIRECTORY_CONTENT_TYPE, userMetadata: {} };
+  }
+
+  private async hasAnyUnder(fullPrefix: string): Promise<boolean> {
+    const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.s.bucket, Prefix: fullPrefix, MaxKeys: 1 }));
+    return (res.KeyCount ?? res.Contents?.length ?? 0) > 0;
+  }
+
+  async stat(key: string): Promise<UfsStatus | null> {
+    const full = this.fullKey(key);
+    try {
+      if (full !== '') {
+        try {
+          return this.headStatus(key, await this.client.send(new HeadObjectCommand({ Bucket: this.s.bucket, Key: full })));
+        } catch (err) {
+          if (this.translate(err, 'stat', key).code !== 'NotFound') throw err;
+        }
+      }
+      if (key !== '' && !key.endsWith('/')) return null;
+      // Without a marker, a directory exists while keys are under it; the mount root always
+      // exists once the bucket answers.
+      const nonEmpty = await this.hasAnyUnder(full);
+      return nonEmpty || key === '' ? this.implicitDirectory(key) : null;
+    } catch (err) {
+      throw this.translate(err, 'stat', key);
+    }
+  }
+
+  private async statOrThrow(key: string): Promise<UfsStatus> {
+    const st = await this.stat(key);
+    if (!st) throw new UfsError('Internal', `${this.where(key)} is missing right after it was written`);
+    return st;
+  }
+
+  async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    const full = this.fullKey(key);
+    const { range, signal, fingerprint } = opts;
+    let body: Readable;
+    try {
+      const res = await this.client.send(new GetObjectCommand({
+        Bucket: this.s.bucket,
+        Key: full,
+        Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        IfMatch: fingerprint !== undefined ? `"${etagOfFingerprint(fingerprint)}"` : undefined,
+      }), { abortSignal: signal });
+      body = (res.Body as Readable | undefined) ?? Readable.from([]);
+    } catch (err) {
+      throw this.translate(err, 'read', key);
+    }
+    // Re-emit through a PassThrough so that mid-stream failures reach the caller as UfsErrors too.
+    const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const onAbort = () => out.destroy(new UfsError('Aborted', `read ${this.where(key)} aborted`));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    body.on('error', (err) => out.destroy(this.translate(err, 'read', key)));
+    out.on('close', () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (!body.destroyed) body.destroy();
+    });
+    body.pipe(out);
+    return out;
+  }
+
+  async write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus> {
+    const full = this.fullKey(key);
+    if (key === '') throw new UfsError('InvalidKey', 'cannot write an object with an empty key');
+    const tmp = path.join(this.stagingDir, `s3-upload-${randomUUID()}`);
+    try {
+      const size = await this.spool(key, body, tmp, opts);
+      const { md5Hex } = await opts.beforeCommit();
+      try {
+        if (size <= this.s.partSize) await this.putSingle(full, tmp, size, md5Hex, opts);
+        else await this.putMultipart(full, tmp, size, opts);
+      } catch (err) {
+        throw this.translate(err, 'write', key);
+      }
+      return await this.statOrThrow(key);
+    } finally {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /** Receives the whole body into `tmp`; failures here are the client's or the local disk's, never S3's. */
+  private async spool(key: string, body: Readable, tmp: string, opts: WriteOptions): Promise<number> {
+    let size: number;
+    try {
+      await fs.mkdir(this.stagingDir, { recursive: true });
+      await pipeline(body, createWriteStream(tmp, { flags: 'wx' }), { signal: opts.signal });
+      size = (await fs.stat(tmp)).size;
+    } catch (err) {
+      if (err instanceof UfsError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      if (e.syscall !== undefined && e.path !== undefined) {
+        throw new UfsError('Internal', `cannot stage ${this.where(key)} in ${this.stagingDir}: ${e.message}`, { cause: err });
+      }
+      throw new UfsError('Aborted', `body of ${this.where(key)} ended early: ${e.message}`, { cause: err });
+    }
+    if (opts.contentLength !== undefined && size !== opts.contentLength) {
+      throw new UfsError('Aborted', `body of ${this.where(key)} ended after ${size} of ${opts.contentLength} bytes`);
+    }
+    return size;
+  }
+
+  private async putSingle(full: string, tmp: string, size: number, md5Hex: string, opts: WriteOptions): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const body = createReadStream(tmp);
+      try {
+        await this.client.send(new PutObjectCommand({
+          Bucket: this.s.bucket,
+          Key: full,
+          Body: body,
+          ContentLength: size,
+          // S3 recomputes the MD5 and refuses the object if a byte changed on the way.
+          ContentMD5: Buffer.from(md5Hex, 'hex').toString('base64'),
+          ContentType: opts.contentType,
+          Metadata: opts.userMetadata,
+          ServerSideEncryption: this.s.sse,
+        }), { abortSignal: opts.signal });
+        return;
+      } catch (err) {
+        // The SDK never retries a streamed body (it cannot rewind it); reopening the file can.
+        if (attempt >= PUT_ATTEMPTS || !isTransient(err) || opts.signal?.aborted) throw err;
+      } finally {
+        body.destroy();
+      }
+      await sleep(200 * 2 ** attempt, undefined, { signal: opts.signal });
+    }
+  }
+
+  private async putMultipart(full: string, tmp: string, size: number, opts: WriteOptions): Promise<void> {
+    const source = createReadStream(tmp);
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.s.bucket,
+        Key: full,
+        Body: source,
+        ContentLength: size,
+        ContentType: opts.contentType,
+        Metadata: opts.userMetadata,
+        ServerSideEncryption: this.s.sse,
+      },
+      partSize: Math.max(this.s.partSize, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS)),
+      queueSize: this.s.uploadThreads,
+      leavePartsOnError: false,
+    });
+    // Upload.abort() rejects done() at once and aborts the multipart upload later, in the
+    // background; failing the source instead makes done() settle only after the abort is sent.
+    const onAbort = () => source.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }));
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      source.destroy();
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const full = this.fullKey(key);
+    if (full === '') return;
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.s.bucket, Key: full }));
+    } catch (err) {
+      const e = this.translate(err, 'delete', key);
+      if (e.code !== 'NotFound' || (err as SdkError).name === 'NoSuchBucket') throw e;
+    }
+  }
+
+  async mkdir(key: string): Promise<void> {
+    if (!key.endsWith('/')) throw new UfsError('InvalidKey', `not a folder key: ${key}`);
+    try {
+      await this.client.send(new PutObjectCommand({
+        Bucket: this.s.bucket, Key: this.fullKey(key), Body: '', ContentLength: 0, ContentType: DIRECTORY_CONTENT_TYPE, ServerSideEncryption: this.s.sse,
+      }));
+    } catch (err) {
+      throw this.translate(err, 'mkdir', key);
+    }
+  }
+
+  async list(opts: ListOptions): Promise<ListResult> {
+    const { prefix, delimiter, startAfter, maxKeys } = opts;
+    const root = this.s.root;
+    // Some stores repeat a common prefix that equals or contains StartAfter; the contract says
+    // strictly greater, so everything is filtered here as well.
+    const after = (k: string) => !startAfter || compareKeys(k, startAfter) > 0;
+    const objects: UfsStatus[] = [];
+    const prefixes = new Set<string>();
+    let token: string | undefined;
+    try {
+      const fullPrefix = this.fullKey(prefix);
+      while (objects.length + prefixes.size < maxKeys) {
+        const res = await this.client.send(new ListObjectsV2Command({
+          Bucket: this.s.bucket,
+          Prefix: fullPrefix,
+          Delimiter: delimiter || undefined,
+          StartAfter: token === undefined && startAfter ? root + startAfter : undefined,
+          ContinuationToken: token,
+          MaxKeys: Math.min(LIST_PAGE_MAX, maxKeys - objects.length - prefixes.size),
+        }));
+        for (const o of res.Contents ?? []) {
+          const full = o.Key ?? '';
+          // The root's own marker is the mount point, not an object in it.
+          if (full === root || !full.startsWith(root) || !after(full.slice(root.length))) continue;
+          const etag = unquote(o.ETag);
+          const mtimeMs = seconds(o.LastModified);
+          const key = full.slice(root.length);
+          objects.push({ key, isDirectory: key.endsWith('/'), size: o.Size ?? 0, mtimeMs, etag, fingerprint: fingerprintOf(etag, mtimeMs) });
+        }
+        for (const p of res.CommonPrefixes ?? []) {
+          const key = (p.Prefix ?? '').slice(root.length);
+          if (after(key)) prefixes.add(key);
+        }
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+        if (token === undefined) break;
+      }
+    } catch (err) {
+      throw this.translate(err, 'list', prefix);
+    }
+    return trimToMaxKeys(objects, [...prefixes], maxKeys, token !== undefined);
+  }
+
+  async probe(readOnly: boolean): Promise<void> {
+    // A short-lived client that gives up quickly: a mount of an unreachable store must fail in
+    // seconds, not after the SDK's retries with backoff.
+    const client = new S3Client({
+      ...this.s.client,
+      maxAttempts: 1,
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 3_000, requestTimeout: 15_000, throwOnRequestTimeout: true }),
+    });
+    const key = `.alluxio-probe-${randomUUID()}`;
+    const Bucket = this.s.bucket;
+    const Key = this.s.root + key;
+    try {
+      await client.send(new ListObjectsV2Command({ Bucket, Prefix: this.s.root, MaxKeys: 1 }));
+      if (readOnly) return;
+      const payload = `alluxio probe ${Key}`;
+      await client.send(new PutObjectCommand({ Bucket, Key, Body: payload, ServerSideEncryption: this.s.sse }));
+      try {
+        const res = await client.send(new GetObjectCommand({ Bucket, Key }));
+        const text = await res.Body?.transformToString();
+        if (text !== payload) throw new UfsError('Internal', `s3://${Bucket} returned different bytes than were written to ${Key}`);
+      } catch (err) {
+        await client.send(new DeleteObjectCommand({ Bucket, Key })).catch(() => undefined);
+        throw err;
+      }
+      await client.send(new DeleteObjectCommand({ Bucket, Key }));
+    } catch (err) {
+      throw this.translate(err, 'probe', key);
+    } finally {
+      client.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+/** Merges objects and common prefixes in key order and cuts at maxKeys, as S3 counts both. */
+function trimToMaxKeys(objects: UfsStatus[], prefixes: string[], maxKeys: number, truncated: boolean): ListResult {
+  const entries = [
+    ...objects.map((o) => ({ key: o.key, object: o as UfsStatus | undefined })),
+    ...prefixes.map((p) => ({ key: p, object: undefined })),
+  ].sort((a, b) => compareKeys(a.key, b.key));
+  const kept = entries.slice(0, Math.max(0, maxKeys));
+  return {
+    objects: kept.flatMap((e) => (e.object ? [e.object] : [])),
+    commonPrefixes: kept.flatMap((e) => (e.object ? [] : [e.key])),
+    isTruncated: truncated || kept.length < entries.length,
+    lastKey: kept.length > 0 ? kept[kept.length - 1].key : undefined,
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The Coordinator gRPC service: decodes each call, hands it to membership, the mount table or
+ * the watch hub, and translates CoordinatorError into a gRPC status. The only coordinator
+ * module besides main.ts that touches grpc-js.
+ */
+import type { Logger } from '../common/log.js';
+import {
+  CoordinatorService,
+  grpc,
+  type ClusterSnapshot,
+  type Empty,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type ListMountsResponse,
+  type ListWorkersResponse,
+  type MountInfo,
+  type RegisterWorkerRequest,
+  type RegisterWorkerResponse,
+} from '../proto/index.js';
+import { CoordinatorError } from './errors.js';
+import type { Membership } from './membership.js';
+import type { MountTable } from './mount-table.js';
+import type { WatchHub } from './watch-hub.js';
+
+// proto3 leaves an absent message field null: AddMount without a mount is refused by the table.
+interface AddMountRequest {
+  mount: MountInfo | null;
+}
+
+export interface CoordinatorServiceDeps {
+  membership: Membership;
+  mounts: MountTable;
+  watch: WatchHub;
+}
+
+function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
+  if (err instanceof CoordinatorError) {
+    log.debug({ method, code: err.code, reason: err.message }, 'request refused');
+    return { code: grpc.status[err.code], details: err.message };
+  }
+  // Unknown failures are logged in full and answered generically.
+  log.error({ err, method }, 'request failed');
+  return { code: grpc.status.INTERNAL, details: `internal error in ${method}; see the coordinator log` };
+}
+
+function unaryHandler<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err) => callback(toStatus(err, method, log)),
+      );
+  };
+}
+
+export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger): grpc.UntypedServiceImplementation {
+  const { membership, mounts, watch } = deps;
+  return {
+    RegisterWorker: unaryHandler<RegisterWorkerRequest, RegisterWorkerResponse>('RegisterWorker', log, (req) => membership.register(req)),
+    Heartbeat: unaryHandler<HeartbeatRequest, HeartbeatResponse>('Heartbeat', log, (req) => membership.heartbeat(req)),
+    UnregisterWorker: unaryHandler<{ id: string }, Empty>('UnregisterWorker', log, async (req) => {
+      await membership.unregister(req.id);
+      return {};
+    }),
+    ListWorkers: unaryHandler<Empty, ListWorkersResponse>('ListWorkers', log, () => membership.list()),
+    AddMount: unaryHandler<AddMountRequest, MountInfo>('AddMount', log, (req) => mounts.add(req.mount)),
+    RemoveMount: unaryHandler<{ path: string }, Empty>('RemoveMount', log, async (req) => {
+      await mounts.remove(req.path);
+      return {};
+    }),
+    ListMounts: unaryHandler<Empty, ListMountsResponse>('ListMounts', log, () => ({ mounts: mounts.list() })),
+    WatchCluster: (call: grpc.ServerWritableStream<{ worker_id: string }, ClusterSnapshot>) => {
+      const who = call.request?.worker_id || call.getPeer();
+      let removed = false;
+      let remove: () => void = () => {
+        removed = true;
+      };
+      const done = (): void => remove();
+      call.on('cancelled', done);
+      call.on('close', done);
+      call.on('error', done);
+      if (removed || call.cancelled) return;
+      remove = watch.add({ send: (s) => void call.write(s), end: () => call.end() }, who);
+    },
+  };
+}
+
+export { CoordinatorService };

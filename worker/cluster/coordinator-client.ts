@@ -1,0 +1,113 @@
+/**
+ * The worker's link to the coordinator: registration, heartbeats and the cluster watch stream,
+ * each retried with backoff for as long as the worker runs. Owns its timers and stream; close()
+ * leaves the ring cleanly (UnregisterWorker) so keys move at once rather than after the
+ * lost-worker timeout.
+ */
+import { CoordinatorService, grpc, unary, type CacheUsage, type ClusterSnapshot, type HeartbeatResponse, type RegisterWorkerRequest, type RegisterWorkerResponse } from '../../proto/index.js';
+import type { Logger } from '../../common/log.js';
+import type { ClusterView } from './cluster-view.js';
+
+export interface CoordinatorClientOptions {
+  address: string;
+  registration: () => RegisterWorkerRequest;
+  cacheUsage: () => CacheUsage;
+  view: ClusterView;
+  log: Logger;
+}
+
+export class CoordinatorClient {
+  private readonly client: grpc.Client;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private stream: grpc.ClientReadableStream<ClusterSnapshot> | undefined;
+  private closed = false;
+  private registered = false;
+  private heartbeatMs = 1000;
+  private watchBackoffMs = 100;
+
+  constructor(private readonly opts: CoordinatorClientOptions) {
+    this.client = new CoordinatorService(opts.address, grpc.credentials.createInsecure());
+  }
+
+  /** Registers (retrying until it succeeds or close()), then heartbeats and watches. */
+  async start(): Promise<void> {
+    await this.register();
+    this.watch();
+    this.scheduleHeartbeat();
+  }
+
+  private async register(): Promise<void> {
+    let backoff = 100;
+    while (!this.closed) {
+      try {
+        const res = await unary<RegisterWorkerRequest, RegisterWorkerResponse>(this.client, 'RegisterWorker', this.opts.registration(), 5000);
+        this.heartbeatMs = res.heartbeat_interval_ms || this.heartbeatMs;
+        if (!this.registered) this.opts.log.info({ coordinator: this.opts.address }, 'registered with the coordinator');
+        this.registered = true;
+        return;
+      } catch (err) {
+        this.opts.log.warn({ err: (err as Error).message, coordinator: this.opts.address, retry_ms: backoff }, 'cannot register with the coordinator; retrying');
+        await new Promise((r) => setTimeout(r, backoff).unref());
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  private scheduleHeartbeat(): void {
+    if (this.closed) return;
+    this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatMs);
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const me = this.opts.registration();
+      const res = await unary<object, HeartbeatResponse>(this.client, 'Heartbeat', { id: me.id, cache: this.opts.cacheUsage() }, Math.max(this.heartbeatMs, 1000));
+      if (res.reregister && !this.closed) {
+        this.opts.log.warn('the coordinator does not know this worker; registering again');
+        await this.register();
+      }
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+    this.scheduleHeartbeat();
+  }
+
+  private watch(): void {
+    if (this.closed) return;
+    const id = this.opts.registration().id;
+    const stream = (this.client as unknown as { WatchCluster(req: object): grpc.ClientReadableStream<ClusterSnapshot> }).WatchCluster({ worker_id: id });
+    this.stream = stream;
+    let first = true;
+    stream.on('data', (snap: ClusterSnapshot) => {
+      this.watchBackoffMs = 100;
+      if (this.opts.view.apply(snap, first)) {
+        this.opts.log.info({ version: snap.version, members: snap.members.map((m) => m.id), mounts: snap.mounts.length }, 'cluster view updated');
+      }
+      first = false;
+    });
+    const retry = (why: string) => {
+      if (this.stream !== stream || this.closed) return;
+      this.stream = undefined;
+      this.opts.log.warn({ why, retry_ms: this.watchBackoffMs }, 'cluster watch stream lost; reconnecting');
+      this.reconnectTimer = setTimeout(() => this.watch(), this.watchBackoffMs);
+      this.watchBackoffMs = Math.min(this.watchBackoffMs * 2, 5000);
+    };
+    stream.on('error', (err) => retry(err.message));
+    stream.on('end', () => retry('stream ended'));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.heartbeatTimer);
+    clearTimeout(this.reconnectTimer);
+    this.stream?.cancel();
+    this.stream = undefined;
+    if (this.registered) {
+      await unary(this.client, 'UnregisterWorker', { id: this.opts.registration().id }, 2000).catch((err) =>
+        this.opts.log.warn({ err: (err as Error).message }, 'could not unregister from the coordinator'));
+    }
+    this.client.close();
+  }
+}

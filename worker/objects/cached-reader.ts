@@ -1,0 +1,141 @@
+/**
+ * Reads a byte range of an object through the page cache.
+ *
+ * Pages already cached are read from local disk. Consecutive missing pages are fetched with one
+ * ranged UFS read (a cold sequential read is one UFS request, not one per page) and cached as
+ * they stream past. A page being fetched by another request is awaited rather than fetched
+ * again, so concurrent misses on one page make a single UFS read. Every UFS read carries the
+ * object's fingerprint: if the object changed since it was looked up, the read fails with
+ * 'Changed' instead of mixing two versions.
+ */
+import type { UfsStatus, UnderFileSystem, ByteRange } from '../../common/ufs/types.js';
+import type { PageStore } from '../cache/page-store.js';
+
+/** Longest run of missing pages fetched by one UFS request (bounds what a slow reader pins). */
+const MAX_RUN_PAGES = 64;
+
+export interface CacheCounters {
+  pageHits: number;
+  pageMisses: number;
+  ufsReads: number;
+  ufsBytes: number;
+}
+
+export class CachedReader {
+  /** In-flight page fetches: `${key}\0${fingerprint}\0${index}` → page bytes. */
+  private readonly inflight = new Map<string, Promise<Buffer>>();
+  readonly counters: CacheCounters = { pageHits: 0, pageMisses: 0, ufsReads: 0, ufsBytes: 0 };
+
+  constructor(private readonly pages: PageStore, private readonly pageSize: number) {}
+
+  private pageLength(size: number, index: number): number {
+    return Math.min(this.pageSize, size - index * this.pageSize);
+  }
+
+  /**
+   * Yields the bytes of `range` (inclusive) of the object at `cacheKey`, reading `ufsKey` from
+   * `ufs` for pages not cached.
+   */
+  async *read(ufs: UnderFileSystem, ufsKey: string, cacheKey: string, status: UfsStatus, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    if (status.size === 0 || range.end < range.start) return;
+    const { fingerprint, size } = status;
+    const first = Math.floor(range.start / this.pageSize);
+    const last = Math.floor(range.end / this.pageSize);
+    const slice = (index: number, page: Buffer): Buffer => {
+      const base = index * this.pageSize;
+      const from = Math.max(range.start - base, 0);
+      const to = Math.min(range.end - base + 1, page.length);
+      return from === 0 && to === page.length ? page : page.subarray(from, to);
+    };
+
+    let i = first;
+    while (i <= last) {
+      signal?.throwIfAborted();
+      const id = `${cacheKey}\0${fingerprint}\0${i}`;
+      const pending = this.inflight.get(id);
+      if (pending) {
+        let page: Buffer;
+        try {
+          page = await pending;
+        } catch {
+          continue; // the other reader gave up or failed: fetch it ourselves
+        }
+        this.counters.pageHits++;
+        yield slice(i, page);
+        i++;
+        continue;
+      }
+      const cached = await this.pages.getPage(cacheKey, fingerprint, i, this.pageLength(size, i));
+      if (cached) {
+        this.counters.pageHits++;
+        yield slice(i, cached);
+        i++;
+        continue;
+      }
+      // A run of pages nobody has and nobody is fetching.
+      let j = i;
+      while (
+        j + 1 <= last && j + 1 - i < MAX_RUN_PAGES &&
+        !this.inflight.has(`${cacheKey}\0${fingerprint}\0${j + 1}`) &&
+        !this.pages.hasPage(cacheKey, fingerprint, j + 1)
+      ) j++;
+      yield* this.fetchRun(ufs, ufsKey, cacheKey, status, i, j, slice, signal);
+      i = j + 1;
+    }
+  }
+
+  private async *fetchRun(
+    ufs: UnderFileSystem, ufsKey: string, cacheKey: string, status: UfsStatus,
+    first: number, last: number, slice: (i: number, page: Buffer) => Buffer, signal?: AbortSignal,
+  ): AsyncGenerator<Buffer> {
+    const { fingerprint, size } = status;
+    const settle = new Map<number, { resolve: (b: Buffer) => void; reject: (e: unknown) => void }>();
+    for (let p = first; p <= last; p++) {
+      const id = `${cacheKey}\0${fingerprint}\0${p}`;
+      const promise = new Promise<Buffer>((resolve, reject) => settle.set(p, { resolve, reject }));
+      promise.catch(() => undefined); // waiters handle it; an unobserved rejection must not crash us
+      this.inflight.set(id, promise);
+      void promise.finally(() => this.inflight.delete(id)).catch(() => undefined);
+    }
+    this.counters.pageMisses += last - first + 1;
+    this.counters.ufsReads++;
+    let current = first;
+    try {
+      const start = first * this.pageSize;
+      const end = Math.min((last + 1) * this.pageSize, size) - 1;
+      const stream = await ufs.read(ufsKey, { range: { start, end }, fingerprint, signal });
+      let parts: Buffer[] = [];
+      let have = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        this.counters.ufsBytes += chunk.length;
+        let buf = chunk;
+        while (buf.length > 0 && current <= last) {
+          const need = this.pageLength(size, current) - have;
+          const take = buf.subarray(0, need);
+          parts.push(take);
+          have += take.length;
+          buf = buf.subarray(take.length);
+          if (have === this.pageLength(size, current)) {
+            const page = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
+            parts = [];
+            have = 0;
+            settle.get(current)!.resolve(page);
+            // Caching is best effort and off the reader's path: the store never rejects.
+            void this.pages.putPage(cacheKey, fingerprint, current, page);
+            const out = slice(current, page);
+            current++;
+            yield out;
+          }
+        }
+      }
+      if (current <= last) throw new Error(`UFS returned a short read for ${ufsKey}`);
+    } catch (err) {
+      for (let p = current; p <= last; p++) settle.get(p)!.reject(err);
+      throw err;
+    } finally {
+      // A reader that stopped early (client went away) releases the pages it did not fetch.
+      const stopped = new Error('read stopped');
+      for (let p = current; p <= last; p++) settle.get(p)!.reject(stopped);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/** Service- and bucket-level operations. */
+import { S3Error } from '../errors.js';
+import { sendEmpty, sendXml } from '../respond.js';
+import { isoDate, parseXmlBody, urlEncodeKey } from '../xml.js';
+import { header, readSmallBody, requestUser, type RequestContext } from '../context.js';
+import type { UfsStatus } from '../../../common/ufs/types.js';
+
+const MAX_DELETE_KEYS = 1000;
+const MAX_XML_BYTES = 2 * 1024 * 1024;
+
+function owner(ctx: RequestContext) {
+  const user = requestUser(ctx.req);
+  return { ID: user, DisplayName: user };
+}
+
+export async function listBuckets(ctx: RequestContext): Promise<void> {
+  const buckets = await ctx.services.objects.listBuckets();
+  sendXml(ctx.res, 200, 'ListAllMyBucketsResult', {
+    Owner: owner(ctx),
+    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.creationDateMs), BucketRegion: ctx.services.region })) },
+  });
+}
+
+export async function createBucket(ctx: RequestContext, bucket: string): Promise<void> {
+  // A CreateBucketConfiguration body may name a region; we have one region and accept any.
+  const body = await readSmallBody(ctx.req, 64 * 1024);
+  if (body.trim() !== '') parseXmlBody(body);
+  await ctx.services.objects.createBucket(bucket);
+  sendEmpty(ctx.res, 200, { Location: `/${bucket}` });
+}
+
+export async function headBucket(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  sendEmpty(ctx.res, 200, { 'x-amz-bucket-region': ctx.services.region });
+}
+
+export async function deleteBucket(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.deleteBucket(bucket);
+  sendEmpty(ctx.res, 204);
+}
+
+export async function getBucketLocation(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  // An empty LocationConstraint means us-east-1 (S3-CLIENTS A7).
+  const region = ctx.services.region === 'us-east-1' ? '' : ctx.services.region;
+  sendXml(ctx.res, 200, 'LocationConstraint', { '#text': region });
+}
+
+/** S3 answers these "absent configuration" errors rather than NotImplemented (s3cmd info asks). */
+export async function getBucketPolicy(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  throw new S3Error('NoSuchBucketPolicy', undefined, { BucketName: bucket });
+}
+
+export async function getBucketCors(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  throw new S3Error('NoSuchCORSConfiguration', undefined, { BucketName: bucket });
+}
+
+function maxKeysParam(q: URLSearchParams): number {
+  const v = q.get('max-keys');
+  if (v === null || v === '') return 1000;
+  if (!/^\d+$/.test(v)) throw new S3Error('InvalidArgument', 'max-keys must be a non-negative integer.', { ArgumentName: 'max-keys', ArgumentValue: v });
+  return Math.min(Number(v), 1000);
+}
+
+function encodingType(q: URLSearchParams): ((s: string) => string) | undefined {
+  const v = q.get('encoding-type');
+  if (v === null || v === '') return undefined;
+  if (v !== 'url') throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', { ArgumentName: 'encoding-type', ArgumentValue: v });
+  return urlEncodeKey;
+}
+
+function contents(o: UfsStatus, enc: (s: string) => string, withOwner: ReturnType<typeof owner> | undefined) {
+  return {
+    Key: enc(o.key),
+    LastModified: isoDate(o.mtimeMs),
+    ETag: `"${o.etag}"`,
+    Size: o.size,
+    ...(withOwner ? { Owner: withOwner } : {}),
+    StorageClass: 'STANDARD',
+  };
+}
+
+export async function listObjects(ctx: RequestContext, bucket: string, v2: boolean): Promise<void> {
+  const q = ctx.s3.query;
+  const maxKeys = maxKeysParam(q);
+  const enc = encodingType(q);
+  const e = enc ?? ((s: string) => s);
+  const prefix = q.get('prefix') ?? '';
+  const delimiter = q.get('delimiter') ?? '';
+  let startAfter: string;
+  if (v2) {
+    const token = q.get('continuation-token');
+    if (token !== null) {
+      const decoded = Buffer.from(token, 'base64url').toString('utf8');
+      if (token === '' || Buffer.from(decoded, 'utf8').toString('base64url') !== token) {
+        throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' });
+      }
+      startAfter = decoded;
+    } else {
+      startAfter = q.get('start-after') ?? '';
+    }
+  } else {
+    startAfter = q.get('marker') ?? '';
+  }
+  const page = await ctx.services.objects.listObjects(bucket, { prefix, delimiter, startAfter, maxKeys });
+  const withOwner = !v2 || q.get('fetch-owner') === 'true' ? owner(ctx) : undefined;
+  const common = {
+    Name: bucket,
+    Prefix: e(prefix),
+  };
+  const items = {
+    Contents: page.objects.map((o) => contents(o, e, withOwner)),
+    CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: e(p) })),
+    ...(enc ? { EncodingType: 'url' } : {}),
+  };
+  if (v2) {
+    const token = q.get('continuation-token');
+    sendXml(ctx.res, 200, 'ListBucketResult', {
+      ...common,
+      ...(token !== null ? { ContinuationToken: token } : {}),
+      ...(q.get('start-after') !== null ? { StartAfter: e(q.get('start-after')!) } : {}),
+      KeyCount: page.objects.length + page.commonPrefixes.length,
+      MaxKeys: maxKeys,
+      ...(delimiter ? { Delimiter: e(delimiter) } : {}),
+      IsTruncated: page.isTruncated,
+      ...(page.isTruncated && page.lastKey !== undefined ? { NextContinuationToken: Buffer.from(page.lastKey, 'utf8').toString('base64url') } : {}),
+      ...items,
+    });
+  } else {
+    sendXml(ctx.res, 200, 'ListBucketResult', {
+      ...common,
+      Marker: e(startAfter),
+      ...(page.isTruncated && page.lastKey !== undefined ? { NextMarker: e(page.lastKey) } : {}),
+      MaxKeys: maxKeys,
+      ...(delimiter ? { Delimiter: e(delimiter) } : {}),
+      IsTruncated: page.isTruncated,
+      ...items,
+    });
+  }
+}
+
+export async function deleteObjects(ctx: RequestContext, bucket: string): Promise<void> {
+  const text = await readSmallBody(ctx.req, MAX_XML_BYTES);
+  const md5 = header(ctx.req, 'content-md5');
+  if (md5 !== undefined) {
+    const { createHash } = await import('node:crypto');
+    if (createHash('md5').update(text, 'utf8').digest('base64') !== md5.trim()) throw new S3Error('BadDigest');
+  }
+  const doc = parseXmlBody(text).Delete as { Object?: { Key?: unknown }[]; Quiet?: unknown } | undefined;
+  if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
+  const objects = doc.Object ?? [];
+  if (objects.length === 0 || objects.length > MAX_DELETE_KEYS) throw new S3Error('MalformedXML', `A DeleteObjects request names 1 to ${MAX_DELETE_KEYS} keys.`);
+  const quiet = String(doc.Quiet ?? 'false').toLowerCase() === 'true';
+  await ctx.services.objects.headBucket(bucket);
+  const keys = objects.map((o) => (typeof o?.Key === 'string' ? o.Key : undefined));
+  if (keys.some((k) => k === undefined || k === '')) throw new S3Error('MalformedXML', 'Every Object needs a Key.');
+  const results = await mapLimit(keys as string[], 16, async (key) => {
+    try {
+      await ctx.services.deleteOnOwner(bucket, key, ctx.log);
+      return { key };
+    } catch (err) {
+      ctx.log.warn({ err, key }, 'delete of one key failed');
+      const code = err instanceof S3Error ? err.code : 'InternalError';
+      return { key, code, message: err instanceof S3Error ? err.message : 'We encountered an internal error. Please try again.' };
+    }
+  });
+  sendXml(ctx.res, 200, 'DeleteResult', {
+    Deleted: quiet ? [] : results.filter((r) => !('code' in r)).map((r) => ({ Key: r.key })),
+    Error: results.filter((r) => 'code' in r).map((r) => ({ Key: r.key, Code: (r as { code: string }).code, Message: (r as { message: string }).message })),
+  });
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  }));
+  return out;
+}

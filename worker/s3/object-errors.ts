@@ -1,0 +1,36 @@
+/** The object layer's failures as S3 errors: the one translation point between the two tiers. */
+import { ObjectError } from '../objects/errors.js';
+import { S3Error, type S3ErrorCode } from './errors.js';
+
+const MAP: Record<ObjectError['code'], S3ErrorCode> = {
+  NoSuchBucket: 'NoSuchBucket',
+  NoSuchKey: 'NoSuchKey',
+  BucketNotEmpty: 'BucketNotEmpty',
+  BucketAlreadyOwnedByYou: 'BucketAlreadyOwnedByYou',
+  InvalidBucketName: 'InvalidBucketName',
+  BucketIsMountPoint: 'MethodNotAllowed',
+  ReadOnly: 'AccessDenied',
+  KeyConflict: 'InvalidRequest',
+  InvalidKey: 'InvalidArgument',
+  NoSuchUpload: 'NoSuchUpload',
+  InvalidPart: 'InvalidPart',
+  InvalidPartOrder: 'InvalidPartOrder',
+  EntityTooSmall: 'EntityTooSmall',
+  BadDigest: 'BadDigest',
+  IncompleteBody: 'IncompleteBody',
+  UfsUnavailable: 'ServiceUnavailable',
+  UfsAccessDenied: 'AccessDenied',
+  Changed: 'ServiceUnavailable',
+  Aborted: 'RequestTimeout',
+};
+
+/** Messages of these are safe and useful to show the client; others keep S3's generic text. */
+const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'IncompleteBody', 'InvalidBucketName']);
+
+export function toS3Error(err: unknown, resource: { bucket?: string; key?: string }): unknown {
+  if (!(err instanceof ObjectError)) return err;
+  const extra: Record<string, string> = {};
+  if (resource.bucket && (err.code === 'NoSuchBucket' || err.code === 'BucketNotEmpty' || err.code === 'BucketAlreadyOwnedByYou')) extra.BucketName = resource.bucket;
+  if (resource.key !== undefined && err.code === 'NoSuchKey') extra.Key = resource.key;
+  return new S3Error(MAP[err.code], SHOW_MESSAGE.has(err.code) ? err.message : undefined, extra, { cause: err });
+}

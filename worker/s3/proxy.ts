@@ -1,0 +1,90 @@
+/**
+ * Forwarding a request to the worker that owns its path, streamed both ways with back-pressure
+ * and no buffering. Headers pass through unchanged (Host included, so a signature checked at
+ * the owner is the client's own); only hop-by-hop headers are dropped. The forwarded request
+ * is marked so the owner serves it rather than forwarding it again.
+ *
+ * The body is not read from the client until the connection to the owner is up: if the owner
+ * cannot be reached, the request is still whole and the caller can serve it itself.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+
+export const FORWARDED_HEADER = 'x-alluxio-forwarded';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']);
+
+export class OwnerUnreachable extends Error {
+  override name = 'OwnerUnreachable';
+}
+
+export class Forwarder {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
+
+  constructor(private readonly selfId: string, private readonly connectTimeoutMs: number) {}
+
+  /**
+   * Proxies `req` to host:port and streams the answer into `res`. Rejects with OwnerUnreachable
+   * (nothing sent, nothing consumed) when the owner cannot be reached.
+   */
+  forward(req: IncomingMessage, res: ServerResponse, host: string, port: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+      headers[FORWARDED_HEADER] = this.selfId;
+      let connected = false;
+      const upstream = http.request({ host, port, method: req.method, path: req.url, headers, agent: this.agent });
+      const timer = setTimeout(() => {
+        if (!connected) upstream.destroy(new OwnerUnreachable(`no connection to ${host}:${port} within ${this.connectTimeoutMs} ms`));
+      }, this.connectTimeoutMs);
+      const start = () => {
+        connected = true;
+        clearTimeout(timer);
+        pipeline(req, upstream).catch((err) => upstream.destroy(err));
+      };
+      upstream.on('socket', (sock) => {
+        if ((sock as import('node:net').Socket).connecting) sock.once('connect', start);
+        else start();
+      });
+      upstream.on('response', (up) => {
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+        res.writeHead(up.statusCode ?? 502, out);
+        pipeline(up, res).then(resolve, (err) => {
+          res.destroy();
+          reject(err);
+        });
+      });
+      upstream.on('error', (err) => {
+        clearTimeout(timer);
+        // A reused keep-alive socket to a dead peer fails only after "connecting"; a request
+        // without a body is still whole then, so it may be served elsewhere too.
+        const whole = !connected || (!res.headersSent && (req.method === 'GET' || req.method === 'HEAD'));
+        if (whole) reject(new OwnerUnreachable(`cannot reach ${host}:${port}: ${err.message}`, { cause: err }));
+        else if (!res.headersSent) reject(err);
+        else res.destroy(err);
+      });
+      // The client went away: stop the upstream work too.
+      res.on('close', () => { if (!res.writableFinished) upstream.destroy(); });
+    });
+  }
+
+  /** A bodiless request to a peer (e.g. DELETE for DeleteObjects), answered with its status. */
+  request(method: string, host: string, port: number, path: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const r = http.request({ host, port, method, path, agent: this.agent, headers: { ...extraHeaders, [FORWARDED_HEADER]: this.selfId, 'content-length': 0 }, timeout: 30_000 }, (up) => {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => resolve({ status: up.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        up.on('error', reject);
+      });
+      r.on('timeout', () => r.destroy(new OwnerUnreachable(`${host}:${port} did not answer`)));
+      r.on('error', (err) => reject(err instanceof OwnerUnreachable ? err : new OwnerUnreachable(`cannot reach ${host}:${port}: ${err.message}`, { cause: err })));
+      r.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}

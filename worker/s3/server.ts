@@ -1,0 +1,203 @@
+/**
+ * The worker's S3 HTTP edge. Every request gets a request id and a child logger, is parsed
+ * into an operation, then either served here or sent to the worker that owns its path:
+ * proxied by default, or answered with 307 to the owner when redirects are enabled (GET/HEAD
+ * only). A forwarded or redirected request is served where it lands, never sent on again; when
+ * the owner cannot be reached, this worker serves the request itself straight from the UFS.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import express from 'express';
+import type { Logger } from '../../common/log.js';
+import type { WorkerInfo } from '../../proto/index.js';
+import { objectPathKey } from '../../common/ring.js';
+import type { ClusterView } from '../cluster/cluster-view.js';
+import type { PeerHealth } from '../cluster/peer-service.js';
+import { uploadOwner } from '../objects/multipart.js';
+import { S3Error, S3_ERRORS, type S3ErrorCode } from './errors.js';
+import { parseS3Request, isObjectRequest, type S3Request } from './router.js';
+import { dispatch } from './dispatch.js';
+import { sendError } from './respond.js';
+import { toS3Error } from './object-errors.js';
+import { renderXml } from './xml.js';
+import { FORWARDED_HEADER, Forwarder, OwnerUnreachable } from './proxy.js';
+import type { RequestContext, S3Services } from './context.js';
+
+export const REDIRECT_MARK = 'alluxio-redirected';
+const REQUEST_ID_HEADER = 'x-alluxio-request-id';
+
+export interface S3ServerOptions {
+  selfId: string;
+  view: ClusterView;
+  services: Omit<S3Services, 'deleteOnOwner'>;
+  ready: () => boolean;
+  peerHealth: PeerHealth;
+  redirect: boolean;
+  redirectHealthCheck: boolean;
+  keepAlive: boolean;
+  idleTimeoutMs: number;
+  accessLogging: boolean;
+  proxyConnectTimeoutMs: number;
+  log: Logger;
+}
+
+function encodePath(bucket: string, key: string): string {
+  return `/${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export class S3Server {
+  private readonly server: http.Server;
+  private readonly forwarder: Forwarder;
+  private readonly services: S3Services;
+  port = 0;
+
+  constructor(private readonly opts: S3ServerOptions) {
+    this.forwarder = new Forwarder(opts.selfId, opts.proxyConnectTimeoutMs);
+    this.services = { ...opts.services, deleteOnOwner: (b, k, log) => this.deleteOnOwner(b, k, log) };
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.use((req, res) => void this.handle(req, res));
+    this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, app);
+    // 0 disables Node's idle timeout: keep-alive connections then stay open (Alluxio's meaning of 0).
+    this.server.keepAliveTimeout = opts.idleTimeoutMs;
+    this.server.requestTimeout = 0;
+    this.server.headersTimeout = 60_000;
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve((this.port = (this.server.address() as import('node:net').AddressInfo).port));
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      // In-flight requests get a moment to finish; then their sockets go.
+      setTimeout(() => this.server.closeAllConnections(), 2000).unref();
+    });
+    this.forwarder.close();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const forwardedBy = req.headers[FORWARDED_HEADER] as string | undefined;
+    const incomingId = req.headers[REQUEST_ID_HEADER];
+    const requestId = forwardedBy && typeof incomingId === 'string' && /^[0-9A-F]{16}$/.test(incomingId) ? incomingId : randomBytes(8).toString('hex').toUpperCase();
+    req.headers[REQUEST_ID_HEADER] = requestId;
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', requestId);
+    res.setHeader('Server', 'AlluxioS3');
+    if (!this.opts.keepAlive) res.setHeader('Connection', 'close');
+    const log = this.opts.log.child({ req_id: requestId });
+    const started = process.hrtime.bigint();
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+      if (this.opts.accessLogging || res.statusCode >= 400 || !res.writableFinished) {
+        log.info({ method: req.method, url: req.url, status: res.statusCode, completed: res.writableFinished, forwarded_by: forwardedBy, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'access');
+      }
+    });
+
+    let s3: S3Request | undefined;
+    try {
+      if (req.url === '/_alluxio/health') {
+        res.writeHead(this.opts.ready() ? 200 : 503, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ id: this.opts.selfId, ready: this.opts.ready(), version: this.opts.view.version }));
+        return;
+      }
+      s3 = parseS3Request(req.method ?? 'GET', req.url ?? '/', req.headers);
+      if (!this.opts.ready()) throw new S3Error('ServiceUnavailable', 'This worker has not received the mount table from the coordinator yet.');
+      let useCache = true;
+      if (isObjectRequest(s3) && !forwardedBy) {
+        const owner = this.ownerFor(s3);
+        if (owner && owner.id !== this.opts.selfId) {
+          const served = await this.routeToOwner(req, res, s3, owner, log);
+          if (served) return;
+          useCache = false; // the owner is unreachable: serve from the UFS without caching here
+        } else if (!owner) {
+          useCache = false;
+        }
+      }
+      const ctx: RequestContext = { req, res, s3, requestId, log, signal: abort.signal, useCache, services: this.services };
+      await dispatch(ctx);
+    } catch (err) {
+      const bucket = s3 && 'bucket' in s3 ? s3.bucket : undefined;
+      const key = s3 && 'key' in s3 ? s3.key : undefined;
+      sendError(req, res, toS3Error(err, { bucket, key }), (req.url ?? '/').split('?')[0], requestId, log);
+    }
+  }
+
+  /** The owner of a request's path; multipart operations go to the worker holding the upload. */
+  private ownerFor(s3: Extract<S3Request, { key: string }>): WorkerInfo | undefined {
+    const uploadId = s3.query.get('uploadId');
+    if (uploadId) {
+      const holder = this.opts.view.members.get(uploadOwner(uploadId) ?? '');
+      if (holder) return holder;
+    }
+    return this.opts.view.ownerOf(objectPathKey(s3.bucket, s3.key));
+  }
+
+  /** True when the request was answered (redirected or proxied); false to serve it here. */
+  private async routeToOwner(req: IncomingMessage, res: ServerResponse, s3: Extract<S3Request, { key: string }>, owner: WorkerInfo, log: Logger): Promise<boolean> {
+    const { host, s3_port: port, rpc_port: rpcPort } = owner.address;
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
+    if (this.opts.redirect && readOnly) {
+      if (s3.query.has(REDIRECT_MARK)) return false;
+      if (this.opts.redirectHealthCheck && !(await this.opts.peerHealth.isAlive(`${host}:${rpcPort}`))) {
+        log.warn({ owner: owner.id }, 'owner failed its health check; serving from the UFS');
+        return false;
+      }
+      const url = req.url ?? '/';
+      const location = `http://${host}:${port}${url}${url.includes('?') ? '&' : '?'}${REDIRECT_MARK}=true`;
+      const headers: Record<string, string | number> = { Location: location };
+      if (req.method === 'HEAD') {
+        res.writeHead(307, { ...headers, 'Content-Length': 0 });
+        res.end();
+      } else {
+        const body = renderXml('Error', {
+          Code: 'TemporaryRedirect',
+          Message: 'Please re-send this request to the specified temporary endpoint. Continue to use the original request endpoint for future requests.',
+          Endpoint: `${host}:${port}`,
+          Bucket: s3.bucket,
+          RequestId: res.getHeader('x-amz-request-id') as string,
+        }, null);
+        res.writeHead(307, { ...headers, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
+        res.end(body);
+      }
+      return true;
+    }
+    try {
+      await this.forwarder.forward(req, res, host, port);
+      return true;
+    } catch (err) {
+      if (err instanceof OwnerUnreachable && !res.headersSent) {
+        log.warn({ owner: owner.id, err: err.message }, 'owner unreachable; serving the request here');
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  private async deleteOnOwner(bucket: string, key: string, log: Logger): Promise<void> {
+    const owner = this.opts.view.ownerOf(objectPathKey(bucket, key));
+    if (owner && owner.id !== this.opts.selfId) {
+      try {
+        const r = await this.forwarder.request('DELETE', owner.address.host, owner.address.s3_port, encodePath(bucket, key));
+        if (r.status < 300) return;
+        const code = /<Code>([^<]+)<\/Code>/.exec(r.body)?.[1];
+        const known: S3ErrorCode = code && code in S3_ERRORS ? (code as S3ErrorCode) : 'InternalError';
+        throw new S3Error(known);
+      } catch (err) {
+        if (!(err instanceof OwnerUnreachable)) throw err;
+        log.warn({ owner: owner.id, key }, 'owner unreachable; deleting here');
+      }
+    }
+    await this.services.objects.deleteObject(bucket, key);
+  }
+}
