@@ -24,14 +24,15 @@ const cli = yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .option('conf', { type: 'string', array: true, describe: 'property override key=value (repeatable); also read from $ALLUXIO_CONF_DIR/alluxio-site.properties' })
   .command('coordinator', 'Run the coordinator in the foreground', (y) => y, (args) => runCoordinator(args))
-  .command('worker', 'Run a worker in the foreground', (y) => y, (args) => runWorker(args))
+  .command('worker [action]', 'Run a worker in the foreground; "worker list" lists workers (id, address, ports, health, cache used/capacity)', (y) => workerListCommand(y as never)
+    .positional('action', { choices: ['list'] as const, describe: 'list: show the workers the coordinator knows' }),
+  (args) => (args.action === 'list' ? workerList(args) : runWorker(args)))
   .command('cluster <action>', 'Run a local cluster (a coordinator and N workers) in the foreground', (y) => y
     .positional('action', { choices: ['start'] as const, demandOption: true })
     .option('workers', { type: 'number', default: 3, describe: 'number of workers' })
     .option('data-dir', { type: 'string', describe: 'where state, caches, logs and the default UFS live (default ./data)' }),
   (args) => clusterStart(args as GlobalArgs & { workers: number; 'data-dir'?: string }))
   .command('mount', 'Manage the mount table', (y) => mountCommands(y as never))
-  .command('worker list', 'List workers: id, address, ports, health, cache used/capacity', (y) => workerListCommand(y as never), (args) => workerList(args))
   .command('fs', 'Browse the namespace through the S3 API', (y) => fsCommands(y as never))
   .command('conf', 'Inspect configuration', (y) => confCommands(y as never))
   .demandCommand(1, 'name a command; see alluxio --help')

@@ -105,6 +105,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       view,
       services: { objects, multipart, region: config.string('alluxio.worker.s3.region'), metadataMaxBytes: config.bytes('alluxio.proxy.s3.header.metadata.max.size') },
       ready: () => mounts.ready,
+      stats: () => ({ ufs: mounts.counters, cache: { ...objects.reader.counters, ...pages.usage() } }),
       peerHealth,
       redirect: config.bool('alluxio.worker.s3.redirect.enabled'),
       redirectHealthCheck: config.bool('alluxio.worker.s3.redirect.health.check.enabled'),

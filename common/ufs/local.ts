@@ -216,6 +216,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
         // A folder object whose directory still has children: S3 deletes only the marker.
         if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR') throw translate(err, key);
       }
+      await this.removeMetaDir(key);
     } else {
       try {
         const st = await fs.stat(this.dataPath(key));
@@ -244,8 +245,13 @@ export class LocalUnderFileSystem implements UnderFileSystem {
       } catch {
         return;
       }
-      await fs.rm(path.dirname(this.metaPath(`${dirKey}x`)), { recursive: false, force: true }).catch(() => undefined);
+      await this.removeMetaDir(dirKey);
     }
+  }
+
+  /** The sidecar folder mirroring directory `dirKey`, once it holds nothing more. */
+  private async removeMetaDir(dirKey: string): Promise<void> {
+    await fs.rmdir(path.dirname(this.metaPath(`${dirKey}x`))).catch(() => undefined);
   }
 
   async mkdir(key: string): Promise<void> {
@@ -273,7 +279,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const visit = async (dirKey: string): Promise<boolean> => {
       let entries: import('node:fs').Dirent[];
       try {
-        entries = await fs.readdir(this.dataPath(dirKey === '' ? '.' : dirKey.slice(0, -1)), { withFileTypes: true });
+        entries = await fs.readdir(this.dataPath(dirKey.replace(/\/$/, '')), { withFileTypes: true });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return true;

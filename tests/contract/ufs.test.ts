@@ -328,10 +328,6 @@ async function tempDir(label: string): Promise<string> {
 }
 
 describe('UFS contract', () => {
-  let moto: Moto;
-  before(async () => { moto = await startMoto(); });
-  after(async () => { await moto?.close(); });
-
   contract('local directory', async () => {
     const dir = await tempDir('local');
     const stagingDir = path.join(dir, 'staging');
@@ -340,77 +336,83 @@ describe('UFS contract', () => {
     return { kind: 'local', ufs, stagingDir, close: async () => { await ufs.close(); await rm(dir, { recursive: true, force: true }); } };
   });
 
-  contract('S3 bucket root', async () => {
-    const bucket = `contract-${randomUUID()}`;
-    await createMotoBucket(moto.endpoint, bucket);
-    const dir = await tempDir('s3');
-    const stagingDir = path.join(dir, 'staging');
-    const ufs = new S3UnderFileSystem(`s3://${bucket}`, { options: s3Options(moto.endpoint), stagingDir });
-    return { kind: 's3', ufs, stagingDir, close: async () => { await ufs.close(); await rm(dir, { recursive: true, force: true }); } };
-  });
+  describe('S3 on moto', () => {
+    let moto: Moto;
+    before(async () => { moto = await startMoto(); });
+    after(async () => { await moto?.close(); });
 
-  contract('S3 under a prefix', async () => {
-    const bucket = `contract-${randomUUID()}`;
-    await createMotoBucket(moto.endpoint, bucket);
-    // Keys around the mount's root that must never show through it, and the root's own marker.
-    const client = testClient(moto.endpoint);
-    for (const Key of ['outside.txt', 'some/prefix', 'some/prefixed/ls/b', 'some/prefix/']) {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'decoy' }));
-    }
-    client.destroy();
-    const dir = await tempDir('s3p');
-    const stagingDir = path.join(dir, 'staging');
-    const ufs = new S3UnderFileSystem(`s3a://${bucket}/some/prefix/`, { options: s3Options(moto.endpoint), stagingDir });
-    return { kind: 's3', ufs, stagingDir, close: async () => { await ufs.close(); await rm(dir, { recursive: true, force: true }); } };
-  });
-
-  describe('S3 only', () => {
-    let dir: string;
-    before(async () => { dir = await tempDir('s3x'); });
-    after(async () => { await rm(dir, { recursive: true, force: true }); });
-
-    it('a mount with a wrong endpoint fails probe quickly with Unavailable', async () => {
-      const closedPort = await freePort();
-      const ufs = new S3UnderFileSystem('s3://bkt', { options: s3Options(`http://127.0.0.1:${closedPort}`), stagingDir: dir });
-      const started = Date.now();
-      await assert.rejects(ufs.probe(true), (err: unknown) => {
-        ufsError('Unavailable')(err);
-        assert.match((err as Error).message, new RegExp(`cannot reach s3://bkt at http://127.0.0.1:${closedPort}`));
-        return true;
-      });
-      assert.ok(Date.now() - started < 5_000, `probe took ${Date.now() - started} ms`);
-      await ufs.close();
-    });
-
-    it('a mount of a missing bucket fails probe with NotFound naming the bucket', async () => {
-      const ufs = new S3UnderFileSystem('s3://no-such-bucket-here', { options: s3Options(moto.endpoint), stagingDir: dir });
-      await assert.rejects(ufs.probe(false), (err: unknown) => {
-        ufsError('NotFound')(err);
-        assert.match((err as Error).message, /bucket no-such-bucket-here does not exist/);
-        return true;
-      });
-      await ufs.close();
-    });
-
-    it('an aborted multipart write leaves no object and no pending upload', async () => {
-      const bucket = `abort-${randomUUID()}`;
+    contract('S3 bucket root', async () => {
+      const bucket = `contract-${randomUUID()}`;
       await createMotoBucket(moto.endpoint, bucket);
-      const ufs = new S3UnderFileSystem(`s3://${bucket}`, { options: { ...s3Options(moto.endpoint), 'alluxio.underfs.s3.upload.threads.max': '1' }, stagingDir: dir });
-      const ac = new AbortController();
-      const data = randomBytes(30 * MiB);
-      const write = ufs.write('big', Readable.from([data]), {
-        signal: ac.signal,
-        // Abort once the upload is under way, between parts.
-        beforeCommit: () => { setTimeout(() => ac.abort(), 150); return { md5Hex: md5(data) }; },
-      });
-      await assert.rejects(write, ufsError('Aborted'));
-      assert.equal(await ufs.stat('big'), null);
+      const dir = await tempDir('s3');
+      const stagingDir = path.join(dir, 'staging');
+      const ufs = new S3UnderFileSystem(`s3://${bucket}`, { options: s3Options(moto.endpoint), stagingDir });
+      return { kind: 's3', ufs, stagingDir, close: async () => { await ufs.close(); await rm(dir, { recursive: true, force: true }); } };
+    });
+
+    contract('S3 under a prefix', async () => {
+      const bucket = `contract-${randomUUID()}`;
+      await createMotoBucket(moto.endpoint, bucket);
+      // Keys around the mount's root that must never show through it, and the root's own marker.
       const client = testClient(moto.endpoint);
-      const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+      for (const Key of ['outside.txt', 'some/prefix', 'some/prefixed/ls/b', 'some/prefix/']) {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'decoy' }));
+      }
       client.destroy();
-      assert.deepEqual(uploads.Uploads ?? [], []);
-      assert.deepEqual(await readdir(dir), []);
-      await ufs.close();
+      const dir = await tempDir('s3p');
+      const stagingDir = path.join(dir, 'staging');
+      const ufs = new S3UnderFileSystem(`s3a://${bucket}/some/prefix/`, { options: s3Options(moto.endpoint), stagingDir });
+      return { kind: 's3', ufs, stagingDir, close: async () => { await ufs.close(); await rm(dir, { recursive: true, force: true }); } };
+    });
+
+    describe('S3 only', () => {
+      let dir: string;
+      before(async () => { dir = await tempDir('s3x'); });
+      after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+      it('a mount with a wrong endpoint fails probe quickly with Unavailable', async () => {
+        const closedPort = await freePort();
+        const ufs = new S3UnderFileSystem('s3://bkt', { options: s3Options(`http://127.0.0.1:${closedPort}`), stagingDir: dir });
+        const started = Date.now();
+        await assert.rejects(ufs.probe(true), (err: unknown) => {
+          ufsError('Unavailable')(err);
+          assert.match((err as Error).message, new RegExp(`cannot reach s3://bkt at http://127.0.0.1:${closedPort}`));
+          return true;
+        });
+        assert.ok(Date.now() - started < 5_000, `probe took ${Date.now() - started} ms`);
+        await ufs.close();
+      });
+
+      it('a mount of a missing bucket fails probe with NotFound naming the bucket', async () => {
+        const ufs = new S3UnderFileSystem('s3://no-such-bucket-here', { options: s3Options(moto.endpoint), stagingDir: dir });
+        await assert.rejects(ufs.probe(false), (err: unknown) => {
+          ufsError('NotFound')(err);
+          assert.match((err as Error).message, /bucket no-such-bucket-here does not exist/);
+          return true;
+        });
+        await ufs.close();
+      });
+
+      it('an aborted multipart write leaves no object and no pending upload', async () => {
+        const bucket = `abort-${randomUUID()}`;
+        await createMotoBucket(moto.endpoint, bucket);
+        const ufs = new S3UnderFileSystem(`s3://${bucket}`, { options: { ...s3Options(moto.endpoint), 'alluxio.underfs.s3.upload.threads.max': '1' }, stagingDir: dir });
+        const ac = new AbortController();
+        const data = randomBytes(30 * MiB);
+        const write = ufs.write('big', Readable.from([data]), {
+          signal: ac.signal,
+          // Abort once the upload is under way, between parts.
+          beforeCommit: () => { setTimeout(() => ac.abort(), 150); return { md5Hex: md5(data) }; },
+        });
+        await assert.rejects(write, ufsError('Aborted'));
+        assert.equal(await ufs.stat('big'), null);
+        const client = testClient(moto.endpoint);
+        const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+        client.destroy();
+        assert.deepEqual(uploads.Uploads ?? [], []);
+        assert.deepEqual(await readdir(dir), []);
+        await ufs.close();
+      });
     });
   });
 });

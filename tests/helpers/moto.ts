@@ -20,6 +20,7 @@ export async function startMoto(): Promise<Moto> {
   // moto logs every request on stderr: keep draining it (a full pipe would stall the server)
   // and remember the tail to explain a failed start.
   let tail = '';
+  let dead = false;
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { tail = (tail + chunk).slice(-2000); });
 
   const died = new Promise<never>((_, reject) => {
@@ -28,7 +29,7 @@ export async function startMoto(): Promise<Moto> {
       : new Error(`cannot start moto_server: ${err.message}`)));
     child.once('exit', (code, signal) => reject(new Error(`moto_server exited (${signal ?? code}) before answering: ${tail.trim()}`)));
   });
-  died.catch(() => undefined);
+  died.catch(() => { dead = true; });
 
   const close = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
@@ -42,7 +43,8 @@ export async function startMoto(): Promise<Moto> {
   try {
     await Promise.race([
       died,
-      waitFor(`moto_server at ${endpoint}`, async () => (await fetch(endpoint)).ok, 30_000),
+      // Once the server died the race is lost anyway; `dead` just stops the polling.
+      waitFor(`moto_server at ${endpoint}`, async () => dead || (await fetch(endpoint)).ok, 30_000),
     ]);
   } catch (err) {
     await close();

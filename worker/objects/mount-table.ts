@@ -8,6 +8,7 @@ import type { MountInfo } from '../../proto/index.js';
 import { MOUNT_OPTION_KEYS } from '../../common/config/registry.js';
 import type { Config } from '../../common/config/config.js';
 import { createUfs, type UnderFileSystem } from '../../common/ufs/index.js';
+import { CountingUfs, newUfsCounters, type UfsCounters } from '../../common/ufs/counting.js';
 import type { Logger } from '../../common/log.js';
 
 export interface ResolvedBucket {
@@ -27,6 +28,8 @@ interface Mounted {
 
 export class MountTable {
   private mounts = new Map<string, Mounted>();
+  /** UFS operations of every mount this worker has served, summed. */
+  readonly counters: UfsCounters = newUfsCounters();
 
   constructor(private readonly config: Config, private readonly stagingDir: string, private readonly log: Logger) {}
 
@@ -41,7 +44,7 @@ export class MountTable {
         continue;
       }
       try {
-        const ufs = createUfs(info.ufs_uri, { options: this.ufsOptions(info), stagingDir: this.stagingDir });
+        const ufs = new CountingUfs(createUfs(info.ufs_uri, { options: this.ufsOptions(info), stagingDir: this.stagingDir }), this.counters);
         next.set(info.path, { info, ufs, signature });
         this.log.info({ mount: { path: info.path, ufs_uri: info.ufs_uri, read_only: info.read_only } }, 'mount active');
       } catch (err) {

@@ -31,6 +31,8 @@ export interface S3ServerOptions {
   view: ClusterView;
   services: Omit<S3Services, 'deleteOnOwner'>;
   ready: () => boolean;
+  /** Counters served on /_alluxio/stats (UFS operations, cache hits and misses, page store usage). */
+  stats: () => object;
   peerHealth: PeerHealth;
   redirect: boolean;
   redirectHealthCheck: boolean;
@@ -109,6 +111,11 @@ export class S3Server {
       if (req.url === '/_alluxio/health') {
         res.writeHead(this.opts.ready() ? 200 : 503, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ id: this.opts.selfId, ready: this.opts.ready(), version: this.opts.view.version }));
+        return;
+      }
+      if (req.url === '/_alluxio/stats') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ id: this.opts.selfId, version: this.opts.view.version, ...this.opts.stats() }));
         return;
       }
       s3 = parseS3Request(req.method ?? 'GET', req.url ?? '/', req.headers);
