@@ -17,6 +17,9 @@ function fail(message: string): never {
   process.exit(1);
 }
 
+// We pin the AWS SDK for the S3 UFS; its notice about future Node versions is not for our users.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 process.on('unhandledRejection', (err) => fail(err instanceof Error ? err.message : String(err)));
 
 const cli = yargs(hideBin(process.argv))

@@ -122,10 +122,11 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   }
 
   async stat(key: string): Promise<UfsStatus | null> {
-    const isDirKey = key.endsWith('/');
+    // The root itself is a directory, as a mounted bucket is.
+    const isDirKey = key === '' || key.endsWith('/');
     let st: Stats;
     try {
-      st = await fs.stat(this.dataPath(isDirKey ? key.slice(0, -1) : key));
+      st = await fs.stat(this.dataPath(isDirKey ? key.replace(/\/$/, '') : key));
     } catch (err) {
       const e = translate(err, key);
       if (e instanceof UfsError && (e.code === 'NotFound' || e.code === 'Conflict')) return null;
@@ -136,6 +137,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   }
 
   async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    if (opts.signal?.aborted) throw new UfsError('Aborted', `read of ${key} aborted`);
     const file = this.dataPath(key);
     let handle: fs.FileHandle;
     try {
@@ -151,15 +153,23 @@ export class LocalUnderFileSystem implements UnderFileSystem {
       if (opts.fingerprint !== undefined && opts.fingerprint !== `${st.size}:${st.mtimeMs}:${st.ino}`) {
         throw new UfsError('Changed', `${key} changed since it was looked up`);
       }
+      // The stream owns the handle from here: it closes it at the end, on error and on destroy.
       const stream = createReadStream('', {
-        fd: handle.fd,
+        fd: handle,
         start: opts.range?.start,
         end: opts.range?.end,
-        autoClose: false,
-        signal: opts.signal,
+        autoClose: true,
         highWaterMark: 1024 * 1024,
       });
-      stream.once('close', () => void handle.close().catch(() => undefined));
+      const signal = opts.signal;
+      if (signal) {
+        const onAbort = () => stream.destroy(new UfsError('Aborted', `read of ${key} aborted`));
+        if (signal.aborted) onAbort();
+        else {
+          signal.addEventListener('abort', onAbort, { once: true });
+          stream.once('close', () => signal.removeEventListener('abort', onAbort));
+        }
+      }
       return stream;
     } catch (err) {
       await handle.close().catch(() => undefined);

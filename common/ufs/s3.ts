@@ -379,7 +379,8 @@ export class S3UnderFileSystem implements UnderFileSystem {
         ServerSideEncryption: this.s.sse,
       },
       partSize: Math.max(this.s.partSize, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS)),
-      queueSize: this.s.uploadThreads,
+      // lib-storage holds queueSize parts in memory per object: bound it whatever threads.max says.
+      queueSize: Math.min(this.s.uploadThreads, 4),
       leavePartsOnError: false,
     });
     // Upload.abort() rejects done() at once and aborts the multipart upload later, in the

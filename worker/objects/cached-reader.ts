@@ -93,10 +93,17 @@ export class CachedReader {
     for (let p = first; p <= last; p++) {
       const id = `${cacheKey}\0${fingerprint}\0${p}`;
       const promise = new Promise<Buffer>((resolve, reject) => settle.set(p, { resolve, reject }));
-      promise.catch(() => undefined); // waiters handle it; an unobserved rejection must not crash us
+      // Waiters handle a rejection; an unobserved one must not crash the process. A failed
+      // fetch is forgotten at once; a successful one stays in flight until the page is stored,
+      // so a reader arriving in between waits instead of fetching the page again.
+      promise.catch(() => { if (this.inflight.get(id) === promise) this.inflight.delete(id); });
       this.inflight.set(id, promise);
-      void promise.finally(() => this.inflight.delete(id)).catch(() => undefined);
     }
+    const stored = (p: number) => {
+      const id = `${cacheKey}\0${fingerprint}\0${p}`;
+      const promise = this.inflight.get(id);
+      return () => { if (this.inflight.get(id) === promise) this.inflight.delete(id); };
+    };
     this.counters.pageMisses += last - first + 1;
     this.counters.ufsReads++;
     let current = first;
@@ -121,7 +128,7 @@ export class CachedReader {
             have = 0;
             settle.get(current)!.resolve(page);
             // Caching is best effort and off the reader's path: the store never rejects.
-            void this.pages.putPage(cacheKey, fingerprint, current, page);
+            void this.pages.putPage(cacheKey, fingerprint, current, page).finally(stored(current));
             const out = slice(current, page);
             current++;
             yield out;
