@@ -19,7 +19,7 @@ function url(w: TestWorker, bucket: string, key?: string): string {
 }
 
 async function put(w: TestWorker, bucket: string, key: string, body: Buffer): Promise<Response> {
-  return fetch(url(w, bucket, key), { method: 'PUT', body: new Uint8Array(body.buffer, body.byteOffset, body.length) });
+  return fetch(url(w, bucket, key), { method: 'PUT', body: new Uint8Array(body) });
 }
 
 async function createBucket(w: TestWorker, bucket: string): Promise<void> {

@@ -30,7 +30,9 @@ const parser = new XMLParser({
   ignoreAttributes: true,
   removeNSPrefix: true,
   parseTagValue: false,
-  trimValues: true,
+  // Trim layout whitespace but never a Key: leading and trailing spaces are part of an S3 key.
+  trimValues: false,
+  tagValueProcessor: (name: string, value: string) => (name === 'Key' ? value : value.trim()),
   processEntities: true,
   htmlEntities: true,
   ignoreDeclaration: true,
