@@ -134,6 +134,19 @@ describe('AWS CLI v1 against the cluster', () => {
     assert.match(buckets.stdout, /\sdemo$/m, `s3 ls (all buckets) does not show demo:\n${buckets.stdout}`);
   });
 
+  it('a file placed straight in the UFS is served, and its first read counts as a UFS read', async () => {
+    // Also proves the counters the cache assertions below rely on are live.
+    const direct = randomBytes(300_000);
+    await fs.writeFile(path.join(c.ufsRoot, BUCKET, 'direct.bin'), direct);
+    const before = await ufsReads();
+    const out = path.join(tmp, 'direct.out');
+    await ok(['s3', 'cp', `s3://${BUCKET}/direct.bin`, out]);
+    assert.ok((await fs.readFile(out)).equals(direct), 'direct.bin: bytes differ');
+    const after = await ufsReads();
+    assert.ok(after.reads > before.reads && after.readBytes >= before.readBytes + direct.length,
+      `reading an uncached file did not count as UFS reads: ${JSON.stringify({ before, after })}`);
+  });
+
   it('s3 cp downloads the same bytes; the second and third downloads read nothing from the UFS', async () => {
     sameBytes(await download('down-1.bin'), 'first download');
     const afterFirst = await ufsReads();

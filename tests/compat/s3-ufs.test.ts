@@ -64,6 +64,7 @@ describe('moto as the S3 under storage', () => {
     'dir/b.bin': { body: randomBytes(3 * 1024 * 1024 + 17), contentType: 'application/octet-stream' },
   };
 
+  const notServedRightAway: string[] = [];
   const ufsReads = async () => (await Promise.all(c.workers.map((w) => c.stats(w)))).reduce((n, s) => n + s.ufs.reads, 0);
 
   /** Until every worker serves the bucket (mounts reach the workers over the ring stream). */
@@ -104,7 +105,16 @@ describe('moto as the S3 under storage', () => {
     const r = await runCli(['mount', 'add', `/${MOUNT}`, `s3://${motoBucket}/pre`, ...mountOptions(moto.endpoint)], { conf: c.cliConf(), timeoutMs: 60_000 });
     assert.equal(r.code, 0, `mount add exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
     assert.match(r.stdout, new RegExp(`s3://${motoBucket}/pre`));
+    // What a user chaining `alluxio mount add … && aws s3 ls s3://s3-mount` would see.
+    for (const w of c.workers) {
+      const res = await fetch(`${w.endpoint}/${MOUNT}`, { method: 'HEAD' });
+      if (res.status !== 200) notServedRightAway.push(`${w.id}: HEAD /${MOUNT} → ${res.status}`);
+    }
     await waitMounted(MOUNT);
+  });
+
+  it('every worker serves the mount as soon as mount add returns', () => {
+    assert.deepEqual(notServedRightAway, [], 'right after `mount add` exited 0, workers did not know the new bucket yet');
   });
 
   it('mount list shows the mount with its secrets redacted', async () => {

@@ -89,6 +89,10 @@ describe('parseS3Request: object operations', () => {
     { method: 'GET', url: '/bkt/key?response-content-type=text%2Fplain&response-content-disposition=attachment%3B%20filename%3D%22x%22', op: 'GetObject', bucket: 'bkt', key: 'key', query: { 'response-content-type': 'text/plain', 'response-content-disposition': 'attachment; filename="x"' } },
     { method: 'GET', url: '/bkt/key?x-id=GetObject', op: 'GetObject', bucket: 'bkt', key: 'key' },
     { method: 'GET', url: '/bkt/key?versionId=null', op: 'GetObject', bucket: 'bkt', key: 'key' },
+    // Presigned URLs (S3-CLIENTS S7, S8): the auth parameters select nothing.
+    { method: 'GET', url: '/bkt/a%20b?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20261121%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261121T041557Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature=abc&response-content-disposition=inline&x-id=GetObject', op: 'GetObject', bucket: 'bkt', key: 'a b', query: { 'X-Amz-Expires': '900', 'response-content-disposition': 'inline' } },
+    { method: 'GET', url: '/bkt/key?AWSAccessKeyId=AK&Expires=1795000000&Signature=a%2Bb%3D', op: 'GetObject', bucket: 'bkt', key: 'key', query: { Signature: 'a+b=' } },
+    { method: 'PUT', url: '/bkt/key?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc&x-id=PutObject', op: 'PutObject', bucket: 'bkt', key: 'key' },
     { method: 'HEAD', url: '/bkt/key', op: 'HeadObject', bucket: 'bkt', key: 'key' },
     { method: 'PUT', url: '/bkt/key', op: 'PutObject', bucket: 'bkt', key: 'key' },
     // JS v3 adds x-id to every request (S3-CLIENTS P1); it names the operation but never changes it.

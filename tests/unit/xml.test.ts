@@ -51,6 +51,14 @@ describe('renderXml', () => {
     assert.equal(back.ListBucketResult.Contents.Key, `a&b<c>d"e'f`);
   });
 
+  it('sends a carriage return in a key as &#13; so the client reads back the same key', () => {
+    // A literal CR is turned into LF by every conforming XML parser (end-of-line normalisation).
+    const xml = renderXml('ListBucketResult', { Contents: [{ Key: 'a\rb\r\nc\nd\te' }] });
+    assert.equal(xml, `${DECL}<ListBucketResult ${NS}><Contents><Key>a&#13;b&#13;\nc\nd\te</Key></Contents></ListBucketResult>`);
+    const back = parseXmlBody(xml) as { ListBucketResult: { Contents: { Key: string } } };
+    assert.equal(back.ListBucketResult.Contents.Key, 'a\rb\r\nc\nd\te');
+  });
+
   it('leaves unicode as is', () => {
     assert.equal(renderXml('R', { Key: 'dir/ü日本😀.txt' }, null), `${DECL}<R><Key>dir/ü日本😀.txt</Key></R>`);
   });

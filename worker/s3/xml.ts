@@ -23,7 +23,9 @@ export interface XmlObject { [name: string]: XmlValue }
 /** `<?xml …?><Root xmlns="…">…</Root>`; undefined children are left out, arrays repeat the element. */
 export function renderXml(root: string, body: XmlObject, xmlns: string | null = S3_XMLNS): string {
   const content: XmlObject = xmlns ? { '@_xmlns': xmlns, ...body } : { ...body };
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ [root]: content })}`;
+  // A literal CR would reach the client as LF (XML end-of-line normalisation), so keys holding
+  // one are sent as a character reference, as S3 does; the builder itself never emits a CR.
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${(builder.build({ [root]: content }) as string).replace(/\r/g, '&#13;')}`;
 }
 
 const parser = new XMLParser({

@@ -230,6 +230,18 @@ class Boto3Flows(unittest.TestCase):
                 self.assertTrue(res['Body'].read() == body[start:end + 1], f'{rng}: bytes differ')
                 self.assertEqual(res['ETag'], f'"{md5_hex(body)}"', f'{rng}: a ranged GET carries the whole object ETag')
 
+    def test_conditional_get(self):
+        # s3transfer downloads with Range + If-Match (S3-CLIENTS G2).
+        key = 'conditional.txt'
+        etag = self.put(key, b'conditional body')['ETag']
+        res = self.s3.get_object(Bucket=self.bucket, Key=key, IfMatch=etag, Range='bytes=0-10')
+        self.assertEqual(res['ResponseMetadata']['HTTPStatusCode'], 206)
+        self.assertEqual(res['Body'].read(), b'conditional')
+        code, status, err = error_of(self.s3.get_object, Bucket=self.bucket, Key=key, IfMatch='"0123456789abcdef0123456789abcdef"')
+        self.assertEqual((code, status), ('PreconditionFailed', 412), f'GET with a wrong If-Match: {err}')
+        code, status, err = error_of(self.s3.get_object, Bucket=self.bucket, Key=key, IfNoneMatch=etag)
+        self.assertEqual(status, 304, f'GET with a matching If-None-Match: {err}')
+
     def test_range_beyond_size_is_invalid_range(self):
         key = 'small-for-range.txt'
         self.put(key, b'0123456789')
