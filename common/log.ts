@@ -1,4 +1,5 @@
 import bunyan from 'bunyan';
+import { SECRET_OPTION_KEYS } from './config/registry.js';
 
 export type Logger = bunyan;
 
@@ -10,7 +11,8 @@ function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = SECRET_FIELD.test(k) && typeof v === 'string' && v !== '' ? '[redacted]' : redact(v, depth + 1);
+    const secret = SECRET_FIELD.test(k) || SECRET_OPTION_KEYS.has(k);
+    out[k] = secret && typeof v === 'string' && v !== '' ? '[redacted]' : redact(v, depth + 1);
   }
   return out;
 }

@@ -103,6 +103,20 @@ describe('LocalUnderFileSystem: keys never leave the root', () => {
     assert.equal(st?.etag, md5('inside'));
   });
 
+  it('accepts keys that only look odd, and keeps them inside the root', async () => {
+    const odd = ['bkt/..x', 'bkt/x..', 'bkt/...', 'bkt/.hidden', 'bkt/%2e%2e', 'bkt/a..b/c', 'bkt/.alluxio-meta/x', 'bkt/.alluxio-tmp/y'];
+    for (const key of odd) {
+      await put(ufs, key, `v:${key}`);
+      assert.equal(await fs.readFile(path.join(root, ...key.split('/')), 'utf8'), `v:${key}`, key);
+      const st = await ufs.stat(key);
+      assert.equal(st?.etag, md5(`v:${key}`), key);
+    }
+    const listed = (await ufs.list({ prefix: 'bkt/', maxKeys: 1000 })).objects.map((o) => o.key);
+    for (const key of odd) assert.ok(listed.includes(key), `${key} is listed`);
+    for (const key of odd) await ufs.delete(key);
+    assert.equal(await ufs.stat('bkt/.alluxio-meta/x'), null);
+  });
+
   it('listing never shows the reserved folders', async () => {
     const { objects, commonPrefixes } = await ufs.list({ prefix: '', maxKeys: 1000 });
     const keys = [...objects.map((o) => o.key), ...commonPrefixes];
@@ -187,6 +201,21 @@ describe('LocalUnderFileSystem: listing order is UTF-8 byte order', () => {
     const r = await ufs.list({ prefix: 'a', maxKeys: 1000 });
     assert.deepEqual(r.objects.map((o) => o.key), expected.filter((k) => k.startsWith('a')));
   });
+
+  for (const pageSize of [1, 2, 4]) {
+    it(`paging ${pageSize} at a time with delimiter "/" returns each key and prefix once, in order`, async () => {
+      const seen: string[] = [];
+      let startAfter = '';
+      for (let page = 0; page < 50; page++) {
+        const r = await ufs.list({ prefix: '', delimiter: '/', startAfter, maxKeys: pageSize });
+        seen.push(...[...r.objects.map((o) => o.key), ...r.commonPrefixes].sort(compareKeys));
+        if (!r.isTruncated) break;
+        assert.ok(r.lastKey !== undefined, 'a truncated page names its last key');
+        startAfter = r.lastKey;
+      }
+      assert.deepEqual(seen, ['a b', 'a+b', 'a-c', 'a/', 'a0', 'ab/', '\u00e9', '\uff21', '\u{1F600}']);
+    });
+  }
 
   for (const pageSize of [1, 2, 3]) {
     it(`paging ${pageSize} at a time with startAfter gives the same order`, async () => {
