@@ -90,7 +90,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     view.on('change', (c) => {
       if (c.mountsChanged) mounts.update([...view.mounts]);
       // Keys may have moved to us from a worker that saw writes we did not: look again.
-      if (c.membersChanged) objects.forgetMetadata();
+      if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
     const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }));

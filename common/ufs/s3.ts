@@ -427,6 +427,22 @@ export class S3UnderFileSystem implements UnderFileSystem {
     const objects: UfsStatus[] = [];
     const prefixes = new Set<string>();
     let token: string | undefined;
+    // Without a delimiter, every sub-directory is listed as a folder object "dir/" (as Alluxio
+    // and the local adapter do), implicit ones included. Keys arrive in order, so a parent is
+    // new exactly when it sorts after everything listed so far.
+    let lastListed = startAfter ?? '';
+    const addParents = (key: string, mtimeMs: number) => {
+      // With a '/' delimiter, deeper directories roll up into common prefixes: only the
+      // prefix's own directory can still be a folder object.
+      if (delimiter && delimiter !== '/') return;
+      for (let at = key.indexOf('/'); at >= 0 && at < key.length - 1; at = key.indexOf('/', at + 1)) {
+        const dir = key.slice(0, at + 1);
+        if (delimiter && dir.length > prefix.length) break;
+        if (!dir.startsWith(prefix) || compareKeys(dir, lastListed) <= 0) continue;
+        objects.push({ key: dir, isDirectory: true, size: 0, mtimeMs, etag: EMPTY_MD5, fingerprint: fingerprintOf(EMPTY_MD5, mtimeMs), contentType: 'application/x-directory' });
+        lastListed = dir;
+      }
+    };
     try {
       const fullPrefix = this.fullKey(prefix);
       while (objects.length + prefixes.size < maxKeys) {
@@ -445,10 +461,14 @@ export class S3UnderFileSystem implements UnderFileSystem {
           const etag = unquote(o.ETag);
           const mtimeMs = seconds(o.LastModified);
           const key = full.slice(root.length);
+          addParents(key, mtimeMs);
+          if (compareKeys(key, lastListed) <= 0 && key.endsWith('/')) continue; // a marker already listed as a parent
           objects.push({ key, isDirectory: key.endsWith('/'), size: o.Size ?? 0, mtimeMs, etag, fingerprint: fingerprintOf(etag, mtimeMs) });
+          lastListed = key;
         }
         for (const p of res.CommonPrefixes ?? []) {
           const key = (p.Prefix ?? '').slice(root.length);
+          addParents(key, 0);
           if (after(key)) prefixes.add(key);
         }
         token = res.IsTruncated ? res.NextContinuationToken : undefined;

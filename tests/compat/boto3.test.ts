@@ -20,7 +20,7 @@ describe('boto3 against the cluster', () => {
     assert.equal(r.code, 0, `python3 with boto3 is required for this suite (pip install boto3):\n${r.stderr}`);
   });
 
-  it('every boto3 flow passes (tests/compat/python/boto3_flows.py)', async () => {
+  it('every boto3 flow passes (tests/compat/python/boto3_flows.py)', async (t) => {
     const r = await runCommand('python3', [SCRIPT], {
       env: {
         ENDPOINT: c.endpoint,
@@ -40,6 +40,8 @@ describe('boto3 against the cluster', () => {
       },
       timeoutMs: 300_000,
     });
+    // unittest's verbose lines: one per flow, then "Ran N tests" and OK/FAILED.
+    for (const line of r.stderr.split('\n').filter((l) => / \.\.\. |^Ran \d+ tests|^(OK|FAILED)/.test(l))) t.diagnostic(line);
     if (r.code !== 0) {
       console.log(`--- boto3_flows.py stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cluster logs\n${c.logs()}`);
     }

@@ -91,23 +91,11 @@ function entriesOf(page: ListResult): string[] {
 // contents of "a/" sort between "a-c" and "a0"; '😀' sorts after '～' in UTF-8 (S3's order) but
 // before it in UTF-16 (JavaScript's).
 const LIST_KEYS = ['ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a/b', 'ls/a/c/d', 'ls/a0', 'ls/b', 'ls/é', 'ls/日本', 'ls/～', 'ls/😀'];
-// Adapters legitimately differ here: a local directory is always there, so it lists every
-// directory (the prefix's own "ls/" included) as a 0-byte folder object (seed behaviour),
-// while S3 lists only the marker objects someone created.
-const FLAT: Record<Subject['kind'], string[]> = {
-  s3: LIST_KEYS,
-  local: ['ls/', 'ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a/', 'ls/a/b', 'ls/a/c/', 'ls/a/c/d', 'ls/a0', 'ls/b', 'ls/é', 'ls/日本', 'ls/～', 'ls/😀'],
-};
+// Every adapter lists every directory (the prefix's own "ls/" included) as a 0-byte folder
+// object, as Alluxio does; on S3 that holds for implicit directories too, not only markers.
+const FLAT = ['ls/', 'ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a/', 'ls/a/b', 'ls/a/c/', 'ls/a/c/d', 'ls/a0', 'ls/b', 'ls/é', 'ls/日本', 'ls/～', 'ls/😀'];
 const ROLLED_UP_OBJECTS = ['ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a0', 'ls/b', 'ls/é', 'ls/日本', 'ls/～', 'ls/😀'];
-const ROLLED_UP: Record<Subject['kind'], string[]> = {
-  s3: ['ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a/', 'ls/a0', 'ls/b', 'ls/é', 'ls/日本', 'ls/～', 'ls/😀'],
-  local: ['ls/', 'ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a/', 'ls/a0', 'ls/b', 'ls/é', 'ls/日本', 'ls/～', 'ls/😀'],
-};
-
-/** The folder object a local directory lists for the prefix itself (see FLAT). */
-function ownFolder(kind: Subject['kind'], prefix: string): string[] {
-  return kind === 'local' ? [prefix] : [];
-}
+const ROLLED_UP = ['ls/', 'ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a/', 'ls/a0', 'ls/b', 'ls/é', 'ls/日本', 'ls/～', 'ls/😀'];
 
 function contract(name: string, open: () => Promise<Subject>): void {
   describe(name, () => {
@@ -220,9 +208,9 @@ function contract(name: string, open: () => Promise<Subject>): void {
       const inside = await s.ufs.list({ prefix: 'mk/dir/', delimiter: '/', maxKeys: 10 });
       assert.deepEqual(inside.objects.map((o) => [o.key, o.isDirectory, o.size]), [['mk/dir/', true, 0]]);
       const flat = await s.ufs.list({ prefix: 'mk/', maxKeys: 10 });
-      assert.deepEqual(flat.objects.map((o) => o.key), [...ownFolder(s.kind, 'mk/'), 'mk/dir/']);
+      assert.deepEqual(flat.objects.map((o) => o.key), ['mk/', 'mk/dir/']);
       const rolled = await s.ufs.list({ prefix: 'mk/', delimiter: '/', maxKeys: 10 });
-      assert.deepEqual([rolled.objects.map((o) => o.key), rolled.commonPrefixes], [ownFolder(s.kind, 'mk/'), ['mk/dir/']]);
+      assert.deepEqual([rolled.objects.map((o) => o.key), rolled.commonPrefixes], [['mk/'], ['mk/dir/']]);
       await s.ufs.delete('mk/dir/');
       assert.equal(await s.ufs.stat('mk/dir/'), null);
     });
@@ -241,7 +229,7 @@ function contract(name: string, open: () => Promise<Subject>): void {
 
       it('lists every key under a prefix in UTF-8 byte order', async () => {
         const page = await s.ufs.list({ prefix: 'ls/', maxKeys: 1000 });
-        assert.deepEqual(page.objects.map((o) => o.key), FLAT[s.kind]);
+        assert.deepEqual(page.objects.map((o) => o.key), FLAT);
         assert.deepEqual(page.commonPrefixes, []);
         assert.equal(page.isTruncated, false);
         const file = page.objects.find((o) => o.key === 'ls/a+b');
@@ -251,7 +239,7 @@ function contract(name: string, open: () => Promise<Subject>): void {
       it('rolls keys up into common prefixes at the delimiter', async () => {
         const page = await s.ufs.list({ prefix: 'ls/', delimiter: '/', maxKeys: 1000 });
         assert.deepEqual(page.commonPrefixes, ['ls/a/']);
-        assert.deepEqual(page.objects.map((o) => o.key), [...ownFolder(s.kind, 'ls/'), ...ROLLED_UP_OBJECTS]);
+        assert.deepEqual(page.objects.map((o) => o.key), ['ls/', ...ROLLED_UP_OBJECTS]);
         const partial = await s.ufs.list({ prefix: 'ls/a', delimiter: '/', maxKeys: 1000 });
         assert.deepEqual(entriesOf(partial), ['ls/a b', 'ls/a+b', 'ls/a-c', 'ls/a/', 'ls/a0']);
         assert.deepEqual(partial.commonPrefixes, ['ls/a/']);
@@ -266,7 +254,7 @@ function contract(name: string, open: () => Promise<Subject>): void {
               assert.ok(entries.length <= maxKeys, `a page holds at most ${maxKeys} entries`);
               if (page.isTruncated) assert.equal(page.lastKey, entries.at(-1));
             }
-            assert.deepEqual(pages.flatMap(entriesOf), (delimiter ? ROLLED_UP : FLAT)[s.kind]);
+            assert.deepEqual(pages.flatMap(entriesOf), (delimiter ? ROLLED_UP : FLAT));
           });
         }
       }
@@ -277,7 +265,7 @@ function contract(name: string, open: () => Promise<Subject>): void {
         const afterPrefix = await s.ufs.list({ prefix: 'ls/', delimiter: '/', startAfter: 'ls/a/', maxKeys: 2 });
         assert.deepEqual(entriesOf(afterPrefix), ['ls/a0', 'ls/b']);
         const flat = await s.ufs.list({ prefix: 'ls/', startAfter: 'ls/a/b', maxKeys: 1 });
-        assert.deepEqual(entriesOf(flat), [s.kind === 'local' ? 'ls/a/c/' : 'ls/a/c/d']);
+        assert.deepEqual(entriesOf(flat), ['ls/a/c/']);
         const end = await s.ufs.list({ prefix: 'ls/', startAfter: 'ls/😀', maxKeys: 5 });
         assert.deepEqual([entriesOf(end), end.isTruncated], [[], false]);
       });

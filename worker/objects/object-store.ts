@@ -8,7 +8,7 @@
  * commit under the new fingerprint.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Logger } from '../../common/log.js';
 import type { ByteRange, ListResult, UfsStatus } from '../../common/ufs/types.js';
 import type { PageStore } from '../cache/page-store.js';
@@ -51,6 +51,9 @@ interface CachedMeta {
   fetchedAt: number;
 }
 
+/** Metadata entries kept in memory; the oldest go first beyond this (they are re-read from the UFS). */
+const MAX_CACHED_METADATA = 200_000;
+
 const AWS_BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Computes the MD5 of everything that passes through (and counts it). */
@@ -86,9 +89,15 @@ export class ObjectStore {
     this.reader = new CachedReader(opts.pages, opts.pageSize);
   }
 
-  /** Forget every cached metadata entry (the ring changed: we may own keys others wrote). */
+  /** Forget every cached metadata entry (the ring or the mounts changed: look again). */
   forgetMetadata(): void {
     this.meta.clear();
+  }
+
+  private remember(path: string, status: UfsStatus): void {
+    this.meta.delete(path);
+    this.meta.set(path, { status, fetchedAt: Date.now() });
+    if (this.meta.size > MAX_CACHED_METADATA) this.meta.delete(this.meta.keys().next().value!);
   }
 
   // ---------------- buckets ----------------
@@ -107,7 +116,7 @@ export class ObjectStore {
     if (cached && Date.now() - cached.fetchedAt < this.opts.metadataSyncIntervalMs) return b;
     const st = await b.ufs.stat(b.prefix).catch((e) => { throw fromUfsError(e, `bucket ${name}`); });
     if (!st) throw new ObjectError('NoSuchBucket', `bucket ${name} does not exist`);
-    this.meta.set(`/${name}/`, { status: st, fetchedAt: Date.now() });
+    this.remember(`/${name}/`, st);
     return b;
   }
 
@@ -176,7 +185,7 @@ export class ObjectStore {
     }
     const status = { ...st, key };
     if (cached && cached.status.fingerprint !== status.fingerprint) void this.opts.pages.invalidate(path);
-    if (opts.useCache) this.meta.set(path, { status, fetchedAt: Date.now() });
+    if (opts.useCache) this.remember(path, status);
     return status;
   }
 
@@ -220,8 +229,9 @@ export class ObjectStore {
     }
     const keep = { pages: [] as Buffer[], max: this.opts.cacheOnWriteMaxBytes, overflow: false };
     const hasher = new HashingStream(keep);
-    const source = body.pipe(hasher);
-    body.once('error', (err) => hasher.destroy(err));
+    // pipeline also forwards an error the body already had before we got here.
+    pipeline(body, hasher, () => undefined);
+    const source = hasher;
     let status: UfsStatus;
     try {
       status = await b.ufs.write(b.prefix + key, source, {
@@ -247,7 +257,7 @@ export class ObjectStore {
       this.meta.delete(path);
     }
     status = { ...status, key };
-    this.meta.set(path, { status, fetchedAt: Date.now() });
+    this.remember(path, status);
     await this.opts.pages.invalidate(path);
     if (!keep.overflow) await this.cacheWrittenPages(path, status, keep.pages);
     return status;

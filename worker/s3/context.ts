@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from '../../common/log.js';
 import type { ObjectStore } from '../objects/object-store.js';
 import type { MultipartStore } from '../objects/multipart.js';
@@ -86,8 +86,11 @@ export function objectBody(req: IncomingMessage): { body: Readable; length: numb
   };
   if (chunked) {
     const decoder = new AwsChunkedDecoder();
-    req.once('error', (e) => decoder.destroy(e));
-    return { body: req.pipe(decoder), length: parseLen('x-amz-decoded-content-length') };
+    // pipeline owns the errors of both streams from the first byte: a framing error that
+    // happens before the object layer starts consuming leaves the decoder destroyed with that
+    // error (which its consumer then sees), never an unhandled 'error' event.
+    pipeline(req, decoder, () => undefined);
+    return { body: decoder, length: parseLen('x-amz-decoded-content-length') };
   }
   return { body: req, length: parseLen('content-length') };
 }

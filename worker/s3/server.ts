@@ -97,6 +97,8 @@ export class S3Server {
     res.setHeader('Server', 'AlluxioS3');
     if (!this.opts.keepAlive) res.setHeader('Connection', 'close');
     const log = this.opts.log.child({ req_id: requestId });
+    // A client that resets mid-body must cost its own request, never the process.
+    req.on('error', (err) => log.debug({ err: err.message }, 'request stream error'));
     const started = process.hrtime.bigint();
     const abort = new AbortController();
     res.on('close', () => {

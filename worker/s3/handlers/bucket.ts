@@ -74,7 +74,8 @@ function encodingType(q: URLSearchParams): ((s: string) => string) | undefined {
 function contents(o: UfsStatus, enc: (s: string) => string, withOwner: ReturnType<typeof owner> | undefined) {
   return {
     Key: enc(o.key),
-    LastModified: isoDate(o.mtimeMs),
+    // Whole seconds, as S3 lists them and as Last-Modified on HEAD says: the two must agree.
+    LastModified: isoDate(Math.floor(o.mtimeMs / 1000) * 1000),
     ETag: `"${o.etag}"`,
     Size: o.size,
     ...(withOwner ? { Owner: withOwner } : {}),
