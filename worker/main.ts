@@ -73,7 +73,10 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     const pages = await PageStore.open({ dir: cacheDir, capacityBytes: config.bytes('alluxio.worker.page.store.sizes'), pageSize, log: log.child({ component: 'page-store' }) });
     closers.push(() => pages.close());
 
-    const mounts = new MountTable(config, path.join(cacheDir, 'staging'), log.child({ component: 'mounts' }));
+    // Staged uploads belong to requests of an earlier run of this worker: none is in flight now.
+    const stagingDir = path.join(cacheDir, 'staging');
+    await fs.rm(stagingDir, { recursive: true, force: true });
+    const mounts = new MountTable(config, stagingDir, log.child({ component: 'mounts' }));
     closers.push(() => mounts.close());
     const objects = new ObjectStore({
       mounts,

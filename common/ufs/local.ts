@@ -60,9 +60,13 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/** A temp file nobody has written to for this long belongs to a writer that died. */
+const ABANDONED_TEMP_MS = 60 * 60 * 1000;
+
 export class LocalUnderFileSystem implements UnderFileSystem {
   readonly uri: string;
   private readonly root: string;
+  private lastSweep = 0;
 
   constructor(uri: string, _opts: UfsOptions) {
     const dir = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
@@ -183,6 +187,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, randomUUID());
     await fs.mkdir(tmpDir, { recursive: true });
+    if (Date.now() - this.lastSweep > ABANDONED_TEMP_MS / 4) void this.sweepAbandonedTemps(tmpDir);
     try {
       const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 });
       await pipeline(body, out, { signal: opts.signal });
@@ -204,6 +209,21 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw translate(err, key);
+    }
+  }
+
+  /**
+   * Writers that crash leave their temp file behind (never a visible object). Several workers
+   * share one directory, so only files idle for an hour are removed: a live upload keeps
+   * touching its file.
+   */
+  private async sweepAbandonedTemps(tmpDir: string): Promise<void> {
+    this.lastSweep = Date.now();
+    const names = await fs.readdir(tmpDir).catch(() => [] as string[]);
+    for (const name of names) {
+      const file = path.join(tmpDir, name);
+      const st = await fs.stat(file).catch(() => null);
+      if (st && st.isFile() && Date.now() - st.mtimeMs > ABANDONED_TEMP_MS) await fs.rm(file, { force: true }).catch(() => undefined);
     }
   }
 

@@ -232,5 +232,7 @@ describe('splitPath', () => {
 describe('parseS3Request: addressing not supported yet', () => {
   // S3-CLIENTS A1/A2 require virtual-hosted style (Host: bkt.localhost:9000, path /key), which JS v3
   // uses by default with a hostname endpoint. The router is path-style only.
+  // Not built yet, on purpose: issue 2 asks for path-style addressing (Alluxio's documented
+  // limit); virtual-hosted addressing (S3-CLIENTS A1/A2) belongs to the S3-surface issue.
   it.todo('GET /key with Host: bkt.localhost:29998 → GetObject bkt/key (virtual-hosted style)');
 });
