@@ -91,7 +91,7 @@ function isLoopbackOrIp(host: string): boolean {
 }
 
 /** Seed 002's order: mount options, then AWS_ACCESS_KEY_ID/AWS_ACCESS_KEY env, then the SDK chain (~/.aws, instance profile). */
-function credentialsFrom(options: Record<string, string>): S3ClientConfig['credentials'] {
+export function credentialsFrom(options: Record<string, string>): S3ClientConfig['credentials'] {
   const id = options['aws.accessKeyId'] ?? '';
   const secret = options['aws.secretKey'] ?? '';
   if (id !== '' || secret !== '') {
