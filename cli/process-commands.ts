@@ -15,12 +15,17 @@ import { callCoordinator, CliError, configFrom, type GlobalArgs } from './common
 
 const BIN = fileURLToPath(new URL('../../bin/alluxio', import.meta.url));
 
-/** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+/**
+ * Resolves when the process is asked to stop: SIGINT/SIGTERM, or, for a process that
+ * `cluster start` spawned, the loss of its parent (the IPC channel closes even when the parent
+ * is SIGKILLed, so no orphan keeps holding the ports).
+ */
 function stopSignal(): Promise<string> {
   return new Promise((resolve) => {
     const on = (sig: string) => resolve(sig);
     process.once('SIGINT', on);
     process.once('SIGTERM', on);
+    if (process.connected) process.once('disconnect', () => resolve('parent exited'));
   });
 }
 
@@ -77,7 +82,7 @@ export async function clusterStart(args: GlobalArgs & { workers: number; 'data-d
   const spawnChild = (name: string, argv: string[]): Child => {
     const logFile = path.join(logDir, `${name}.log`);
     const out = createWriteStream(logFile, { flags: 'a' });
-    const proc = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+    const proc = spawn(process.execPath, [BIN, ...argv], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: process.env });
     proc.stdout!.pipe(out);
     proc.stderr!.pipe(out);
     const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

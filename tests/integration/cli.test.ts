@@ -151,4 +151,26 @@ describe('alluxio cluster start', () => {
       if (proc.exitCode === null) proc.kill('SIGKILL');
     }
   });
+
+  it('leaves no orphan behind when it is killed outright', async () => {
+    const dataDir = tempDir('cluster-kill');
+    const conf = {
+      'alluxio.coordinator.rpc.port': String(await freePort()),
+      'alluxio.coordinator.web.port': String(await freePort()),
+      'alluxio.worker.s3.port': String(await freePort()),
+      'alluxio.worker.rpc.port': String(await freePort()),
+    };
+    const args = [BIN, 'cluster', 'start', '--workers', '1', '--data-dir', dataDir, ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`])];
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ALLUXIO_CONF_DIR: '' } });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    await waitFor('the S3 endpoint line', async () => out.includes('S3 endpoint:'), 60_000, 100);
+    proc.kill('SIGKILL');
+    const s3 = `http://127.0.0.1:${conf['alluxio.worker.s3.port']}/_alluxio/health`;
+    const web = `http://127.0.0.1:${conf['alluxio.coordinator.web.port']}/health`;
+    await waitFor('the worker and the coordinator to exit with their parent', async () => {
+      const up = await Promise.all([s3, web].map((u) => fetch(u).then(() => true, () => false)));
+      return up.every((x) => !x);
+    }, 20_000, 200);
+  });
 });
