@@ -38,6 +38,14 @@ export class Ring {
   }
 }
 
-export function objectPathKey(bucket: string, key: string): string {
-  return `/${bucket}/${key}`;
+/**
+ * The namespace path of an object: `/bucket/key`. A sub-directory bucket names its directory
+ * with ':' separators (seed 003: bucket "a:b:c" is /a/b/c), so both spellings of one object
+ * have one path, one owner and one cache entry.
+ */
+export function namespacePath(bucket: string, key: string): string {
+  return `/${bucket.split(':').join('/')}/${key}`;
 }
+
+/** The ring key of an object: its namespace path. */
+export const objectPathKey = namespacePath;

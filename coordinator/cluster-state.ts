@@ -14,6 +14,7 @@ export type SnapshotListener = (snapshot: ClusterSnapshot) => void;
 export class ClusterState {
   private readonly mounts = new Map<string, MountInfo>();
   private readonly workers = new Map<string, WorkerInfo>();
+  private readonly bucketTags = new Map<string, Record<string, string>>();
   private version: number;
   private published: ClusterSnapshot;
   private readonly listeners = new Set<SnapshotListener>();
@@ -27,6 +28,7 @@ export class ClusterState {
       // reconnect; if it never comes back the lost-worker timer marks it LOST later.
       this.workers.set(w.id, w.state === 'LIVE' ? { ...w, last_heartbeat_ms: now } : w);
     }
+    for (const [bucket, tags] of Object.entries(loaded?.bucketTags ?? {})) this.bucketTags.set(bucket, tags);
     this.version = loaded?.version ?? 0;
     this.published = this.snapshot();
   }
@@ -82,6 +84,16 @@ export class ClusterState {
     return this.workers.delete(id);
   }
 
+  getBucketTags(bucket: string): Record<string, string> | undefined {
+    return this.bucketTags.get(bucket);
+  }
+
+  /** Sets (or, with undefined, removes) a bucket's tag set; commit without a bump to persist. */
+  setBucketTags(bucket: string, tags: Record<string, string> | undefined): void {
+    if (tags === undefined) this.bucketTags.delete(bucket);
+    else this.bucketTags.set(bucket, tags);
+  }
+
   /**
    * Persists the current state. With `bump`, the version goes up first and the new snapshot
    * is published once the document is durable: a version a worker has seen is never reused
@@ -129,6 +141,6 @@ export class ClusterState {
   }
 
   private document(): StateDocument {
-    return { format: STATE_FORMAT, version: this.version, mounts: this.listMounts(), workers: this.listWorkers() };
+    return { format: STATE_FORMAT, version: this.version, mounts: this.listMounts(), workers: this.listWorkers(), bucketTags: Object.fromEntries(this.bucketTags) };
   }
 }

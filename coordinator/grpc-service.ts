@@ -21,6 +21,8 @@ import { CoordinatorError } from './errors.js';
 import type { Membership } from './membership.js';
 import type { MountTable } from './mount-table.js';
 import type { WatchHub } from './watch-hub.js';
+import type { BucketMetadata } from './bucket-metadata.js';
+import type { BucketRequest, BucketTagging } from '../proto/index.js';
 
 // proto3 leaves an absent message field null: AddMount without a mount is refused by the table.
 interface AddMountRequest {
@@ -31,6 +33,7 @@ export interface CoordinatorServiceDeps {
   membership: Membership;
   mounts: MountTable;
   watch: WatchHub;
+  buckets: BucketMetadata;
 }
 
 function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
@@ -55,7 +58,7 @@ function unaryHandler<Req, Res>(method: string, log: Logger, fn: (req: Req) => P
 }
 
 export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger): grpc.UntypedServiceImplementation {
-  const { membership, mounts, watch } = deps;
+  const { membership, mounts, watch, buckets } = deps;
   return {
     RegisterWorker: unaryHandler<RegisterWorkerRequest, RegisterWorkerResponse>('RegisterWorker', log, (req) => membership.register(req)),
     Heartbeat: unaryHandler<HeartbeatRequest, HeartbeatResponse>('Heartbeat', log, (req) => membership.heartbeat(req)),
@@ -70,6 +73,15 @@ export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger
       return {};
     }),
     ListMounts: unaryHandler<Empty, ListMountsResponse>('ListMounts', log, () => ({ mounts: mounts.list() })),
+    GetBucketTagging: unaryHandler<BucketRequest, BucketTagging>('GetBucketTagging', log, (req) => buckets.getTagging(req.bucket)),
+    PutBucketTagging: unaryHandler<BucketTagging, Empty>('PutBucketTagging', log, async (req) => {
+      await buckets.putTagging(req);
+      return {};
+    }),
+    DeleteBucketTagging: unaryHandler<BucketRequest, Empty>('DeleteBucketTagging', log, async (req) => {
+      await buckets.deleteTagging(req.bucket);
+      return {};
+    }),
     WatchCluster: (call: grpc.ServerWritableStream<{ worker_id: string }, ClusterSnapshot>) => {
       const who = call.request?.worker_id || call.getPeer();
       let removed = false;

@@ -12,6 +12,7 @@ import type { Logger } from '../common/log.js';
 import { CoordinatorService, grpc } from '../proto/index.js';
 import { ClusterState } from './cluster-state.js';
 import { coordinatorServiceImpl } from './grpc-service.js';
+import { BucketMetadata } from './bucket-metadata.js';
 import { Membership } from './membership.js';
 import { MountTable, rootMountFromConfig } from './mount-table.js';
 import { createRestApi } from './rest-api.js';
@@ -121,7 +122,7 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     // Keepalive pings find watchers whose host vanished without closing the connection,
     // so their streams are removed instead of buffering snapshots forever.
     const grpcServer = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
-    grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch }, rootLog.child({ component: 'grpc' })));
+    grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state) }, rootLog.child({ component: 'grpc' })));
     const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')));
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.

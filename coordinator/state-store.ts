@@ -15,6 +15,8 @@ export interface StateDocument {
   version: number;
   mounts: MountInfo[];
   workers: WorkerInfo[];
+  /** Tag sets of buckets, by bucket name (absent in files written before bucket tagging). */
+  bucketTags?: Record<string, Record<string, string>>;
 }
 
 export class CorruptStateError extends Error {
@@ -181,10 +183,15 @@ export function parseStateDocument(text: string): StateDocument {
   if (!Number.isInteger(version) || version < 0) fail('state.version is not a non-negative integer');
   if (!Array.isArray(raw.mounts)) fail('state.mounts is not a list');
   if (!Array.isArray(raw.workers)) fail('state.workers is not a list');
+  const bucketTags = raw.bucketTags ?? {};
+  if (!isObject(bucketTags) || !Object.values(bucketTags).every((t) => isObject(t) && Object.values(t).every((x) => typeof x === 'string'))) {
+    fail('state.bucketTags is not a map of tag maps');
+  }
   return {
     format: STATE_FORMAT,
     version,
     mounts: raw.mounts.map((m, i) => parseMount(m, `state.mounts[${i}]`)),
     workers: raw.workers.map((w, i) => parseWorker(w, `state.workers[${i}]`)),
+    bucketTags: bucketTags as Record<string, Record<string, string>>,
   };
 }

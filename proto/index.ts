@@ -45,6 +45,8 @@ export interface ListWorkersResponse { workers: WorkerInfo[]; cluster_version: n
 export interface ListMountsResponse { mounts: MountInfo[] }
 export interface PingResponse { id: string; cluster_version: number }
 export interface Empty {}
+export interface BucketRequest { bucket: string }
+export interface BucketTagging { bucket: string; tags: Record<string, string>; present: boolean }
 
 /** Promise wrapper for a unary call on a generated client. */
 export function unary<Req, Res>(client: grpc.Client, method: string, req: Req, deadlineMs = 10_000): Promise<Res> {

@@ -16,6 +16,7 @@ import { ClusterView } from './cluster/cluster-view.js';
 import { CoordinatorClient } from './cluster/coordinator-client.js';
 import { PeerHealth, PeerServer } from './cluster/peer-service.js';
 import { S3Server } from './s3/server.js';
+import { SimpleAuthenticator } from './s3/auth.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -103,10 +104,33 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     const peerHealth = new PeerHealth(id);
     closers.push(() => peerHealth.close());
 
+    // Bucket tags live in the coordinator; the client exists once registration starts below.
+    let coordinator: CoordinatorClient | undefined;
+    const viaCoordinator = () => {
+      if (!coordinator) throw new Error('the coordinator link is not up yet');
+      return coordinator;
+    };
     const s3 = new S3Server({
       selfId: id,
       view,
-      services: { objects, multipart, region: config.string('alluxio.worker.s3.region'), metadataMaxBytes: config.bytes('alluxio.proxy.s3.header.metadata.max.size') },
+      authenticator: new SimpleAuthenticator(),
+      virtualHostDomains: config.string('alluxio.worker.s3.virtual.host.domains').split(',').map((d) => d.trim()).filter(Boolean),
+      services: {
+        objects,
+        multipart,
+        bucketTags: {
+          get: (b) => viaCoordinator().getBucketTags(b),
+          put: (b, tags) => viaCoordinator().putBucketTags(b, tags),
+          delete: (b) => viaCoordinator().deleteBucketTags(b),
+        },
+        region: config.string('alluxio.worker.s3.region'),
+        metadataMaxBytes: config.bytes('alluxio.worker.s3.header.metadata.max.size'),
+        taggingRestrictions: config.bool('alluxio.worker.s3.tagging.restrictions.enabled'),
+        completeKeepAlive: {
+          enabled: config.bool('alluxio.proxy.s3.complete.multipart.upload.keepalive.enabled'),
+          maxIntervalMs: config.durationMs('alluxio.proxy.s3.complete.multipart.upload.keepalive.time.interval'),
+        },
+      },
       ready: () => mounts.ready,
       stats: () => ({ ufs: mounts.counters, cache: { ...objects.reader.counters, ...pages.usage() } }),
       peerHealth,
@@ -121,7 +145,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
     closers.push(() => s3.close());
 
-    const coordinator = new CoordinatorClient({
+    coordinator = new CoordinatorClient({
       address: `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`,
       registration: () => ({
         id,
@@ -134,8 +158,18 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       log: log.child({ component: 'coordinator-client' }),
     });
     // Closed first of all (closers run in reverse): leave the ring before the servers go.
-    closers.push(() => coordinator.close());
-    await coordinator.start();
+    const link = coordinator;
+    closers.push(() => link.close());
+    await link.start();
+    if (config.bool('alluxio.proxy.s3.multipart.upload.cleaner.enabled')) {
+      multipart.startCleaner({
+        timeoutMs: config.durationMs('alluxio.proxy.s3.multipart.upload.cleaner.timeout'),
+        retryCount: config.int('alluxio.proxy.s3.multipart.upload.cleaner.retry.count'),
+        retryDelayMs: config.durationMs('alluxio.proxy.s3.multipart.upload.cleaner.retry.delay'),
+        log: log.child({ component: 'multipart-cleaner' }),
+      });
+      closers.push(() => multipart.stopCleaner());
+    }
     await new Promise<void>((resolve) => {
       if (mounts.ready) return resolve();
       const timer = setTimeout(resolve, 10_000);

@@ -1,6 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { REGISTRY, type PropertyKey } from './registry.js';
+import { ALIASES, REGISTRY, type PropertyKey } from './registry.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -79,7 +79,7 @@ export function parseProperties(text: string, source: string): Map<string, strin
 }
 
 export function lookupKey(name: string): PropertyKey {
-  const key = REGISTRY.get(name);
+  const key = REGISTRY.get(ALIASES.get(name) ?? name);
   if (!key) throw new ConfigError(`unknown property key: ${name}`);
   return key;
 }
@@ -97,7 +97,7 @@ export class Config {
     for (const [name, value] of overrides) {
       const key = lookupKey(name);
       validate(key, value);
-      values.set(name, value);
+      values.set(key.name, value);
     }
     this.values = values;
     Object.freeze(this);
@@ -117,8 +117,7 @@ export class Config {
   }
 
   raw(name: string): string {
-    lookupKey(name);
-    return this.values.get(name)!;
+    return this.values.get(lookupKey(name).name)!;
   }
 
   string(name: string): string { return this.typed(name, 'string', 'enum'); }
@@ -139,7 +138,7 @@ export class Config {
   private typed(name: string, ...types: string[]): string {
     const key = lookupKey(name);
     if (!types.includes(key.type)) throw new ConfigError(`${name} is of type ${key.type}, not ${types.join('/')}`);
-    return this.values.get(name)!;
+    return this.values.get(key.name)!;
   }
 }
 

@@ -15,6 +15,8 @@ export interface PropertyKey {
   readonly values?: readonly string[];
   /** Shown redacted by `conf get` and never logged. */
   readonly secret?: boolean;
+  /** Older names users may still have in their site file (Alluxio 2.x proxy keys). */
+  readonly aliases?: readonly string[];
 }
 
 const keys: PropertyKey[] = [
@@ -54,9 +56,18 @@ const keys: PropertyKey[] = [
   { name: 'alluxio.worker.s3.only.https.access', type: 'bool', default: 'false', description: 'Refuse plain-HTTP S3 requests.' },
   { name: 'alluxio.worker.s3.region', type: 'string', default: 'us-east-1', description: 'Region reported by GetBucketLocation and x-amz-bucket-region.' },
   { name: 'alluxio.worker.s3.proxy.timeout', type: 'duration', default: '5sec', description: 'How long a worker waits to connect to the owner when proxying before serving the request itself.' },
+  { name: 'alluxio.worker.s3.virtual.host.domains', type: 'string', default: '', description: 'Comma-separated domains under which virtual-hosted-style requests are served (Host: <bucket>.<domain>); empty serves path-style only. Path-style is always served.' },
+  { name: 'alluxio.worker.s3.tagging.restrictions.enabled', type: 'bool', default: 'true', aliases: ['alluxio.proxy.s3.tagging.restrictions.enabled'], description: 'Enforce the S3 tag rules: at most 10 tags, keys up to 128 and values up to 256 characters (InvalidTag).' },
+  { name: 'alluxio.proxy.s3.complete.multipart.upload.keepalive.enabled', type: 'bool', default: 'false', description: 'Send whitespace while a CompleteMultipartUpload is being committed so clients and proxies do not time out; errors then arrive as an <Error> body after a 200.' },
+  { name: 'alluxio.proxy.s3.complete.multipart.upload.keepalive.time.interval', type: 'duration', default: '30sec', description: 'Longest gap between keepalive whitespace during CompleteMultipartUpload (starts at 1 s, doubling).' },
+  { name: 'alluxio.proxy.s3.multipart.upload.cleaner.enabled', type: 'bool', default: 'true', description: 'Abort multipart uploads that have seen no activity for the cleaner timeout.' },
+  { name: 'alluxio.proxy.s3.multipart.upload.cleaner.timeout', type: 'duration', default: '10min', description: 'A multipart upload with no part uploaded for this long is aborted by the cleaner.' },
+  { name: 'alluxio.proxy.s3.multipart.upload.cleaner.retry.count', type: 'int', default: '3', description: 'Attempts the cleaner makes to abort one upload.' },
+  { name: 'alluxio.proxy.s3.multipart.upload.cleaner.retry.delay', type: 'duration', default: '10sec', description: 'Delay between the cleaner\'s attempts.' },
+  { name: 'alluxio.proxy.s3.multipart.upload.cleaner.pool.size', type: 'int', default: '1', description: 'Uploads the cleaner aborts at the same time.' },
   { name: 'alluxio.proxy.s3.bucket.naming.restrictions.enabled', type: 'bool', default: 'false', description: 'Enforce the AWS bucket naming rules on CreateBucket (Alluxio default false). Names that cannot be a directory are refused either way.' },
   { name: 'alluxio.proxy.s3.complete.multipart.upload.min.part.size', type: 'bytes', default: '5MB', description: 'Minimum size of every part but the last of a multipart upload (EntityTooSmall below it); 0 disables the check.' },
-  { name: 'alluxio.proxy.s3.header.metadata.max.size', type: 'bytes', default: '2KB', description: 'Maximum size of user metadata (x-amz-meta-*) on a PUT; 0 disables the limit.' },
+  { name: 'alluxio.worker.s3.header.metadata.max.size', type: 'bytes', default: '2KB', aliases: ['alluxio.proxy.s3.header.metadata.max.size'], description: 'Maximum size of user metadata (x-amz-meta-*) on a PUT; 0 disables the limit.' },
 
   // ---- page cache ----
   { name: 'alluxio.worker.page.store.dirs', type: 'string', default: '', description: 'Cache directory of this worker; empty means <alluxio.data.dir>/cache/<worker id>.' },
@@ -76,6 +87,9 @@ const keys: PropertyKey[] = [
 ];
 
 export const REGISTRY: ReadonlyMap<string, PropertyKey> = new Map(keys.map((k) => [k.name, Object.freeze(k)]));
+
+/** Old name → current name. */
+export const ALIASES: ReadonlyMap<string, string> = new Map(keys.flatMap((k) => (k.aliases ?? []).map((a) => [a, k.name] as [string, string])));
 
 /** Mount option keys accepted by `alluxio mount add --option k=v` (Alluxio's names, seed 002). */
 export const MOUNT_OPTION_KEYS: readonly string[] = [

@@ -3,7 +3,7 @@
  * worker can say how often it touched the UFS (the proof that a cache hit did not).
  */
 import type { Readable } from 'node:stream';
-import type { ListOptions, ListResult, ReadOptions, UfsStatus, UnderFileSystem, WriteOptions } from './types.js';
+import type { ListOptions, ListResult, MetadataUpdate, ReadOptions, UfsMultipart, UfsStatus, UnderFileSystem, WriteOptions } from './types.js';
 
 export interface UfsCounters {
   stats: number;
@@ -63,6 +63,26 @@ export class CountingUfs implements UnderFileSystem {
 
   list(opts: ListOptions): Promise<ListResult> {
     return this.count('lists', () => this.inner.list(opts));
+  }
+
+  updateMetadata(key: string, update: MetadataUpdate): Promise<UfsStatus> {
+    return this.count('writes', () => this.inner.updateMetadata(key, update));
+  }
+
+  /** The store's multipart upload, its part uploads counted as writes. */
+  get multipart(): UfsMultipart | undefined {
+    const mp = this.inner.multipart;
+    if (!mp) return undefined;
+    return {
+      createUpload: (key, meta) => mp.createUpload(key, meta),
+      uploadPart: async (key, id, n, body, opts) => {
+        const r = await this.count('writes', () => mp.uploadPart(key, id, n, body, opts));
+        this.counters.writeBytes += r.size;
+        return r;
+      },
+      completeUpload: (key, id, parts) => mp.completeUpload(key, id, parts),
+      abortUpload: (key, id) => mp.abortUpload(key, id),
+    };
   }
 
   probe(readOnly: boolean): Promise<void> {

@@ -16,8 +16,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
-  UfsError, type ListOptions, type ListResult, type ReadOptions, type UfsOptions, type UfsStatus,
-  type UnderFileSystem, type WriteOptions,
+  UfsError, type ListOptions, type ListResult, type MetadataUpdate, type ObjectMetadata, type ReadOptions,
+  type UfsOptions, type UfsStatus, type UnderFileSystem, type WriteOptions,
 } from './types.js';
 
 const META_DIR = '.alluxio-meta';
@@ -25,14 +25,18 @@ const TMP_DIR = '.alluxio-tmp';
 const RESERVED = new Set([META_DIR, TMP_DIR]);
 const DIRECTORY_CONTENT_TYPE = 'application/x-directory';
 
-interface Sidecar {
+interface Sidecar extends ObjectMetadata {
   size: number;
   mtimeMs: number;
+  /** The entity tag: the MD5, or a multipart "…-N" value. */
   md5: string;
-  contentType?: string;
-  userMetadata?: Record<string, string>;
   /** Directory markers created through S3 ("PUT dir/") survive the pruning of empty parents. */
   explicitDir?: boolean;
+}
+
+function metadataOf(side: Sidecar | null): ObjectMetadata {
+  if (!side) return { userMetadata: {} };
+  return { contentType: side.contentType, headers: side.headers, userMetadata: side.userMetadata ?? {}, tags: side.tags, checksum: side.checksum };
 }
 
 /** Turns errno failures into UfsError; anything else (a caller's veto, say) passes through untouched. */
@@ -110,18 +114,17 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   private status(key: string, st: Stats, side: Sidecar | null): UfsStatus {
     const fingerprint = `${st.size}:${st.mtimeMs}:${st.ino}`;
     if (st.isDirectory()) {
-      return { key, isDirectory: true, size: 0, mtimeMs: st.mtimeMs, etag: 'd41d8cd98f00b204e9800998ecf8427e', fingerprint: 'dir', contentType: DIRECTORY_CONTENT_TYPE, userMetadata: side?.userMetadata ?? {} };
+      return { ...metadataOf(side), key, isDirectory: true, size: 0, mtimeMs: st.mtimeMs, etag: 'd41d8cd98f00b204e9800998ecf8427e', fingerprint: 'dir', contentType: side?.contentType ?? DIRECTORY_CONTENT_TYPE };
     }
     const valid = side !== null && side.size === st.size && side.mtimeMs === st.mtimeMs;
     return {
+      ...metadataOf(valid ? side : null),
       key,
       isDirectory: false,
       size: st.size,
       mtimeMs: st.mtimeMs,
       etag: valid ? side.md5 : `${createHash('md5').update(fingerprint).digest('hex')}-1`,
       fingerprint,
-      contentType: valid ? side.contentType : undefined,
-      userMetadata: valid ? side.userMetadata ?? {} : {},
     };
   }
 
@@ -191,7 +194,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     try {
       const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 });
       await pipeline(body, out, { signal: opts.signal });
-      const { md5Hex } = await opts.beforeCommit();
+      const commit = await opts.beforeCommit();
       const handle = await fs.open(tmp, 'r+');
       try {
         await handle.sync();
@@ -201,7 +204,10 @@ export class LocalUnderFileSystem implements UnderFileSystem {
       // The sidecar goes first and names the exact size and mtime of the new file: if we die
       // between the two renames, the old file and the new sidecar disagree and it is ignored.
       const st = await fs.stat(tmp);
-      const side: Sidecar = { size: st.size, mtimeMs: st.mtimeMs, md5: md5Hex, contentType: opts.contentType, userMetadata: opts.userMetadata };
+      const side: Sidecar = {
+        size: st.size, mtimeMs: st.mtimeMs, md5: commit.etag ?? commit.md5Hex,
+        contentType: opts.contentType, headers: opts.headers, userMetadata: opts.userMetadata, tags: opts.tags, checksum: commit.checksum,
+      };
       await this.writeSidecar(key, side);
       await fs.mkdir(path.dirname(dest), { recursive: true });
       await fs.rename(tmp, dest);
@@ -277,6 +283,26 @@ export class LocalUnderFileSystem implements UnderFileSystem {
       }
       await this.removeMetaDir(dirKey);
     }
+  }
+
+  async updateMetadata(key: string, update: MetadataUpdate): Promise<UfsStatus> {
+    const current = await this.stat(key);
+    if (!current) throw new UfsError('NotFound', `no such key: ${key}`);
+    const st = await fs.stat(this.dataPath(key.replace(/\/$/, ''))).catch((err) => { throw translate(err, key); });
+    const old = await this.readSidecar(key);
+    const side: Sidecar = {
+      size: current.size,
+      mtimeMs: st.mtimeMs,
+      md5: current.etag,
+      contentType: update.replace ? update.replace.contentType : current.contentType,
+      headers: update.replace ? update.replace.headers : current.headers,
+      userMetadata: update.replace ? update.replace.userMetadata : current.userMetadata,
+      tags: update.tags ?? current.tags,
+      checksum: current.checksum,
+      explicitDir: old?.explicitDir,
+    };
+    await this.writeSidecar(key, side);
+    return this.status(key, st, side);
   }
 
   /** The sidecar folder mirroring directory `dirKey`, once it holds nothing more. */

@@ -6,23 +6,35 @@
  *
  * Writes are spooled to local disk first (Alluxio's default, non-streaming upload): the caller's
  * beforeCommit veto runs with the whole body received and before a single byte reaches S3.
+ *
+ * Object metadata lives on the S3 object itself: Content-Type and the other representation
+ * headers as S3's own headers, user metadata as x-amz-meta-*, and what S3 has no header for in
+ * RESERVED user metadata that callers never see in userMetadata:
+ *   alluxio-tags      the tag set, URL-encoded "k=v&k2=v2" (the form of S3's x-amz-tagging)
+ *   alluxio-checksum  the additional checksum, "ALGORITHM:TYPE:base64value"
+ *   alluxio-expires   the client's exact Expires string, only when S3's Expires header cannot
+ *                     carry it verbatim (not an HTTP-date, or not in IMF-fixdate form)
+ * A user's own x-amz-meta-alluxio-{tags,checksum,expires} is dropped on write.
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
-  type S3ClientConfig, type ServerSideEncryption,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
+  DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
+  S3Client, UploadPartCommand,
+  type HeadObjectCommandOutput, type S3ClientConfig, type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ConfigError, parseBool, parseBytes } from '../config/config.js';
 import {
-  UfsError, type ListOptions, type ListResult, type ReadOptions, type UfsOptions, type UfsStatus,
+  STORED_HEADERS, UfsError, type ChecksumAlgorithm, type ListOptions, type ListResult, type MetadataUpdate,
+  type ObjectMetadata, type ReadOptions, type StoredChecksum, type UfsMultipart, type UfsOptions, type UfsStatus,
   type UnderFileSystem, type WriteOptions,
 } from './types.js';
 
@@ -34,6 +46,17 @@ const MAX_PARTS = 10_000;
 const MAX_KEY_BYTES = 1024;
 const LIST_PAGE_MAX = 1000;
 const PUT_ATTEMPTS = 3;
+/** The largest object one CopyObject can copy (and so the largest whose metadata can change in place). */
+const MAX_COPY_SIZE = 5 * 1024 * 1024 * 1024;
+const UPDATE_ATTEMPTS = 3;
+
+const META_TAGS = 'alluxio-tags';
+const META_CHECKSUM = 'alluxio-checksum';
+const META_EXPIRES = 'alluxio-expires';
+const RESERVED_META = new Set([META_TAGS, META_CHECKSUM, META_EXPIRES]);
+const CHECKSUM_ALGORITHMS = new Set<ChecksumAlgorithm>(['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256']);
+/** S3 part errors that are the client's doing (a part too small, a wrong part ETag, parts out of order). */
+const PART_CONFLICT = new Set(['EntityTooSmall', 'InvalidPart', 'InvalidPartOrder']);
 
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket']);
 const ACCESS_DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'CredentialsProviderError']);
@@ -67,6 +90,120 @@ function fingerprintOf(etag: string, mtimeMs: number): string {
 function etagOfFingerprint(fingerprint: string): string {
   const at = fingerprint.lastIndexOf(':');
   return at < 0 ? fingerprint : fingerprint.slice(0, at);
+}
+
+/** Tags as S3's x-amz-tagging header carries them: URL-encoded "k=v&k2=v2". */
+export function encodeTags(tags: Record<string, string>): string {
+  return Object.entries(tags).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+}
+
+export function decodeTags(encoded: string): Record<string, string> {
+  const tags: Record<string, string> = {};
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s.replace(/\+/g, ' '));
+    } catch {
+      return s;
+    }
+  };
+  for (const pair of encoded.split('&')) {
+    if (pair === '') continue;
+    const at = pair.indexOf('=');
+    tags[decode(at < 0 ? pair : pair.slice(0, at))] = at < 0 ? '' : decode(pair.slice(at + 1));
+  }
+  return tags;
+}
+
+function encodeChecksum(c: StoredChecksum): string {
+  return `${c.algorithm}:${c.type}:${c.value}`;
+}
+
+function decodeChecksum(encoded: string): StoredChecksum | undefined {
+  const m = /^([A-Z0-9]+):(FULL_OBJECT|COMPOSITE):(.+)$/.exec(encoded);
+  if (!m || !CHECKSUM_ALGORITHMS.has(m[1] as ChecksumAlgorithm)) return undefined;
+  return { algorithm: m[1] as ChecksumAlgorithm, type: m[2] as StoredChecksum['type'], value: m[3] };
+}
+
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '\\d{2}:\\d{2}:\\d{2}';
+const IMF_FIXDATE = new RegExp(`^${DAY}, \\d{2} ${MONTH} \\d{4} ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(`^${LONG_DAY}, \\d{2}-${MONTH}-\\d{2} ${TIME} GMT$`);
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} [ \\d]\\d ${TIME} \\d{4}$`);
+
+/** The instant of an HTTP-date (RFC 9110: IMF-fixdate, RFC 850 or asctime), or undefined. */
+function parseHttpDate(raw: string): Date | undefined {
+  let ms = NaN;
+  if (IMF_FIXDATE.test(raw) || RFC850_DATE.test(raw)) ms = Date.parse(raw);
+  else if (ASCTIME_DATE.test(raw)) ms = Date.parse(`${raw} GMT`); // asctime is GMT, not local time
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+/** The request parameters that store an object's metadata (PutObject, CreateMultipartUpload, CopyObject). */
+interface S3MetadataParams {
+  ContentType?: string;
+  ContentEncoding?: string;
+  ContentDisposition?: string;
+  ContentLanguage?: string;
+  CacheControl?: string;
+  Expires?: Date;
+  Metadata: Record<string, string>;
+}
+
+function metadataParams(meta: ObjectMetadata): S3MetadataParams {
+  const header = (name: (typeof STORED_HEADERS)[number]) => meta.headers?.[name];
+  const Metadata: Record<string, string> = {};
+  for (const [k, v] of Object.entries(meta.userMetadata ?? {})) {
+    const name = k.toLowerCase();
+    if (!RESERVED_META.has(name)) Metadata[name] = v;
+  }
+  if (meta.tags && Object.keys(meta.tags).length > 0) Metadata[META_TAGS] = encodeTags(meta.tags);
+  if (meta.checksum) Metadata[META_CHECKSUM] = encodeChecksum(meta.checksum);
+  const expiresRaw = header('expires');
+  let Expires: Date | undefined;
+  if (expiresRaw !== undefined) {
+    Expires = parseHttpDate(expiresRaw);
+    // The SDK sends Expires as IMF-fixdate: any other spelling (or a non-date such as "0",
+    // which HTTP reads as "already expired") is kept verbatim beside it.
+    if (Expires === undefined || Expires.toUTCString() !== expiresRaw) Metadata[META_EXPIRES] = expiresRaw;
+  }
+  return {
+    ContentType: meta.contentType,
+    ContentEncoding: header('content-encoding'),
+    ContentDisposition: header('content-disposition'),
+    ContentLanguage: header('content-language'),
+    CacheControl: header('cache-control'),
+    Expires,
+    Metadata,
+  };
+}
+
+/** What a HEAD says about an object's metadata, reserved keys decoded and hidden from userMetadata. */
+function metadataOf(res: HeadObjectCommandOutput): Required<Pick<ObjectMetadata, 'headers' | 'userMetadata' | 'tags'>> & ObjectMetadata {
+  const raw = Object.fromEntries(Object.entries(res.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const userMetadata = Object.fromEntries(Object.entries(raw).filter(([k]) => !RESERVED_META.has(k)));
+  const headers: Record<string, string> = {};
+  const set = (name: string, value: string | undefined) => { if (value !== undefined && value !== '') headers[name] = value; };
+  set('content-encoding', res.ContentEncoding);
+  set('content-disposition', res.ContentDisposition);
+  set('content-language', res.ContentLanguage);
+  set('cache-control', res.CacheControl);
+  const s3Expires = res.ExpiresString ?? res.Expires?.toUTCString();
+  const kept = raw[META_EXPIRES];
+  // The verbatim string wins only while it still says what S3's own header says (nobody
+  // changed Expires behind our back).
+  const keptAt = kept !== undefined ? parseHttpDate(kept) : undefined;
+  const s3At = s3Expires !== undefined ? (parseHttpDate(s3Expires) ?? new Date(s3Expires)) : undefined;
+  const keptStillTrue = kept !== undefined && (s3Expires === undefined ? keptAt === undefined : keptAt?.getTime() === s3At?.getTime());
+  set('expires', keptStillTrue ? kept : s3Expires);
+  return {
+    contentType: res.ContentType,
+    headers,
+    userMetadata,
+    tags: raw[META_TAGS] !== undefined ? decodeTags(raw[META_TAGS]) : {},
+    checksum: raw[META_CHECKSUM] !== undefined ? decodeChecksum(raw[META_CHECKSUM]) : undefined,
+  };
 }
 
 function option<T>(options: Record<string, string>, key: string, parse: (v: string) => T, fallback: T): T {
@@ -208,6 +345,8 @@ export class S3UnderFileSystem implements UnderFileSystem {
     const cause = { cause: err };
     if (name === 'AbortError' || e.code === 'ABORT_ERR') return new UfsError('Aborted', `${op} ${this.where(key)} aborted`, cause);
     if (name === 'NoSuchBucket') return new UfsError('NotFound', `bucket ${this.s.bucket} does not exist at ${this.s.endpointLabel}`, cause);
+    if (name === 'NoSuchUpload') return new UfsError('NotFound', `no such multipart upload of ${this.where(key)} (never created, aborted or already completed)`, cause);
+    if (PART_CONFLICT.has(name)) return new UfsError('Conflict', `${op} ${this.where(key)}: ${e.message || name}`, cause);
     if (NOT_FOUND.has(name) || status === 404) return new UfsError('NotFound', `no such key: ${this.where(key)}`, cause);
     if (name === 'CredentialsProviderError') {
       return new UfsError('AccessDenied', `no AWS credentials for s3://${this.s.bucket}: set the aws.accessKeyId and aws.secretKey mount options, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials`, cause);
@@ -220,7 +359,7 @@ export class S3UnderFileSystem implements UnderFileSystem {
     return new UfsError('Internal', `${op} ${this.where(key)} failed: ${detail}`, cause);
   }
 
-  private headStatus(key: string, res: { ETag?: string; LastModified?: Date; ContentLength?: number; ContentType?: string; Metadata?: Record<string, string> }): UfsStatus {
+  private headStatus(key: string, res: HeadObjectCommandOutput): UfsStatus {
     const etag = unquote(res.ETag);
     const mtimeMs = seconds(res.LastModified);
     return {
@@ -230,14 +369,16 @@ export class S3UnderFileSystem implements UnderFileSystem {
       mtimeMs,
       etag,
       fingerprint: fingerprintOf(etag, mtimeMs),
-      contentType: res.ContentType,
-      userMetadata: Object.fromEntries(Object.entries(res.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+      ...metadataOf(res),
     };
   }
 
   /** A directory nobody created a marker for: it exists only because keys are under it. */
   private implicitDirectory(key: string): UfsStatus {
-    return { key, isDirectory: true, size: 0, mtimeMs: 0, etag: EMPTY_MD5, fingerprint: fingerprintOf(EMPTY_MD5, 0), contentType: DIRECTORY_CONTENT_TYPE, userMetadata: {} };
+    return {
+      key, isDirectory: true, size: 0, mtimeMs: 0, etag: EMPTY_MD5, fingerprint: fingerprintOf(EMPTY_MD5, 0),
+      contentType: DIRECTORY_CONTENT_TYPE, headers: {}, userMetadata: {}, tags: {},
+    };
   }
 
   private async hasAnyUnder(fullPrefix: string): Promise<boolean> {
@@ -305,10 +446,13 @@ export class S3UnderFileSystem implements UnderFileSystem {
     const tmp = path.join(this.stagingDir, `s3-upload-${randomUUID()}`);
     try {
       const size = await this.spool(key, body, tmp, opts);
-      const { md5Hex } = await opts.beforeCommit();
+      // CommitInfo.etag (a multipart-style entity tag the caller computed) cannot be stored:
+      // S3 assigns its own, which is what stat reports. md5Hex is still the content's MD5.
+      const { md5Hex, checksum } = await opts.beforeCommit();
+      const meta = metadataParams({ ...opts, checksum: checksum ?? opts.checksum });
       try {
-        if (size <= this.s.partSize) await this.putSingle(full, tmp, size, md5Hex, opts);
-        else await this.putMultipart(full, tmp, size, opts);
+        if (size <= this.s.partSize) await this.putSingle(full, tmp, size, md5Hex, meta, opts.signal);
+        else await this.putMultipart(full, tmp, size, meta, opts.signal);
       } catch (err) {
         throw this.translate(err, 'write', key);
       }
@@ -319,7 +463,7 @@ export class S3UnderFileSystem implements UnderFileSystem {
   }
 
   /** Receives the whole body into `tmp`; failures here are the client's or the local disk's, never S3's. */
-  private async spool(key: string, body: Readable, tmp: string, opts: WriteOptions): Promise<number> {
+  private async spool(key: string, body: Readable, tmp: string, opts: { contentLength?: number; signal?: AbortSignal }): Promise<number> {
     let size: number;
     try {
       await fs.mkdir(this.stagingDir, { recursive: true });
@@ -339,7 +483,7 @@ export class S3UnderFileSystem implements UnderFileSystem {
     return size;
   }
 
-  private async putSingle(full: string, tmp: string, size: number, md5Hex: string, opts: WriteOptions): Promise<void> {
+  private async putSingle(full: string, tmp: string, size: number, md5Hex: string, meta: S3MetadataParams, signal?: AbortSignal): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const body = createReadStream(tmp);
       try {
@@ -350,22 +494,21 @@ export class S3UnderFileSystem implements UnderFileSystem {
           ContentLength: size,
           // S3 recomputes the MD5 and refuses the object if a byte changed on the way.
           ContentMD5: Buffer.from(md5Hex, 'hex').toString('base64'),
-          ContentType: opts.contentType,
-          Metadata: opts.userMetadata,
+          ...meta,
           ServerSideEncryption: this.s.sse,
-        }), { abortSignal: opts.signal });
+        }), { abortSignal: signal });
         return;
       } catch (err) {
         // The SDK never retries a streamed body (it cannot rewind it); reopening the file can.
-        if (attempt >= PUT_ATTEMPTS || !isTransient(err) || opts.signal?.aborted) throw err;
+        if (attempt >= PUT_ATTEMPTS || !isTransient(err) || signal?.aborted) throw err;
       } finally {
         body.destroy();
       }
-      await sleep(200 * 2 ** attempt, undefined, { signal: opts.signal });
+      await sleep(200 * 2 ** attempt, undefined, { signal });
     }
   }
 
-  private async putMultipart(full: string, tmp: string, size: number, opts: WriteOptions): Promise<void> {
+  private async putMultipart(full: string, tmp: string, size: number, meta: S3MetadataParams, signal?: AbortSignal): Promise<void> {
     const source = createReadStream(tmp);
     const upload = new Upload({
       client: this.client,
@@ -374,8 +517,7 @@ export class S3UnderFileSystem implements UnderFileSystem {
         Key: full,
         Body: source,
         ContentLength: size,
-        ContentType: opts.contentType,
-        Metadata: opts.userMetadata,
+        ...meta,
         ServerSideEncryption: this.s.sse,
       },
       partSize: Math.max(this.s.partSize, MIN_PART_SIZE, Math.ceil(size / MAX_PARTS)),
@@ -386,12 +528,12 @@ export class S3UnderFileSystem implements UnderFileSystem {
     // Upload.abort() rejects done() at once and aborts the multipart upload later, in the
     // background; failing the source instead makes done() settle only after the abort is sent.
     const onAbort = () => source.destroy(Object.assign(new Error('upload aborted'), { name: 'AbortError' }));
-    if (opts.signal?.aborted) onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await upload.done();
     } finally {
-      opts.signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
       source.destroy();
     }
   }
@@ -415,6 +557,187 @@ export class S3UnderFileSystem implements UnderFileSystem {
       }));
     } catch (err) {
       throw this.translate(err, 'mkdir', key);
+    }
+  }
+
+  /** CopyObject's source: "bucket/key", every segment URL-encoded. */
+  private copySource(full: string): string {
+    return `${this.s.bucket}/${full.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  /**
+   * Metadata changes in place: S3 cannot edit an object's metadata, so the object is copied onto
+   * itself with MetadataDirective REPLACE carrying the merged result. The bytes stay, but S3
+   * gives the copy a new Last-Modified (so a new fingerprint), and an object that was uploaded
+   * in parts gets a plain MD5 ETag. Objects over 5 GiB need a multipart copy; they are refused.
+   */
+  async updateMetadata(key: string, update: MetadataUpdate): Promise<UfsStatus> {
+    if (key === '') throw new UfsError('InvalidKey', 'the mount root has no metadata to update');
+    const full = this.fullKey(key);
+    for (let attempt = 1; ; attempt++) {
+      let head: HeadObjectCommandOutput;
+      try {
+        head = await this.client.send(new HeadObjectCommand({ Bucket: this.s.bucket, Key: full }));
+      } catch (err) {
+        throw this.translate(err, 'updateMetadata', key);
+      }
+      if ((head.ContentLength ?? 0) > MAX_COPY_SIZE) {
+        throw new UfsError('Internal', `cannot change the metadata of ${this.where(key)}: it is ${head.ContentLength} bytes and S3 copies an object onto itself in one request only up to 5 GiB`);
+      }
+      const current = metadataOf(head);
+      const next: ObjectMetadata = {
+        ...(update.replace
+          ? { contentType: update.replace.contentType, headers: update.replace.headers, userMetadata: update.replace.userMetadata }
+          : { contentType: current.contentType, headers: current.headers, userMetadata: current.userMetadata }),
+        tags: update.tags ?? current.tags,
+        checksum: current.checksum,
+      };
+      try {
+        await this.client.send(new CopyObjectCommand({
+          Bucket: this.s.bucket,
+          Key: full,
+          CopySource: this.copySource(full),
+          // Copy only the version just looked at: metadata merged from an older object must
+          // not land on bytes somebody wrote in between.
+          CopySourceIfMatch: head.ETag,
+          MetadataDirective: 'REPLACE',
+          ...metadataParams(next),
+          // A copy is encrypted and stored as asked, not as its source was: keep the source's.
+          ServerSideEncryption: head.ServerSideEncryption ?? this.s.sse,
+          SSEKMSKeyId: head.SSEKMSKeyId,
+          BucketKeyEnabled: head.BucketKeyEnabled,
+          StorageClass: head.StorageClass,
+        }));
+      } catch (err) {
+        const e = this.translate(err, 'updateMetadata', key);
+        if (e.code === 'Changed' && attempt < UPDATE_ATTEMPTS) continue;
+        throw e;
+      }
+      return await this.statOrThrow(key);
+    }
+  }
+
+  /** The store's own multipart upload, parts passed straight through (see UfsMultipart). */
+  readonly multipart: UfsMultipart = {
+    createUpload: (key, meta) => this.createUpload(key, meta),
+    uploadPart: (key, uploadId, partNumber, body, opts) => this.uploadPart(key, uploadId, partNumber, body, opts),
+    completeUpload: (key, uploadId, parts) => this.completeUpload(key, uploadId, parts),
+    abortUpload: (key, uploadId) => this.abortUpload(key, uploadId),
+  };
+
+  private async createUpload(key: string, meta: ObjectMetadata): Promise<string> {
+    if (key === '') throw new UfsError('InvalidKey', 'cannot write an object with an empty key');
+    const full = this.fullKey(key);
+    try {
+      const res = await this.client.send(new CreateMultipartUploadCommand({
+        Bucket: this.s.bucket,
+        Key: full,
+        // The additional checksum of the whole object is known only at completion.
+        ...metadataParams({ ...meta, checksum: undefined }),
+        ServerSideEncryption: this.s.sse,
+      }));
+      if (!res.UploadId) throw new UfsError('Internal', `s3://${this.s.bucket} started a multipart upload of ${key} without an upload id`);
+      return res.UploadId;
+    } catch (err) {
+      throw this.translate(err, 'createUpload', key);
+    }
+  }
+
+  /**
+   * Some stores (moto among them) answer a part or a completion for an unknown upload with a
+   * bare 500; asking for the upload's parts tells a vanished upload from a real failure.
+   */
+  private async uploadGone(full: string, uploadId: string): Promise<boolean> {
+    try {
+      await this.client.send(new ListPartsCommand({ Bucket: this.s.bucket, Key: full, UploadId: uploadId, MaxParts: 1 }));
+      return false;
+    } catch (err) {
+      const e = err as SdkError;
+      return e.name === 'NoSuchUpload' || (e.name !== 'NoSuchBucket' && e.$metadata?.httpStatusCode === 404);
+    }
+  }
+
+  private async translateUpload(err: unknown, op: string, key: string, full: string, uploadId: string): Promise<UfsError> {
+    const e = this.translate(err, op, key);
+    if (e.code === 'Internal' && await this.uploadGone(full, uploadId)) {
+      return new UfsError('NotFound', `no such multipart upload of ${this.where(key)} (never created, aborted or already completed)`, { cause: err });
+    }
+    return e;
+  }
+
+  private async uploadPart(
+    key: string, uploadId: string, partNumber: number, body: Readable,
+    opts: { contentLength?: number; md5Base64?: string; signal?: AbortSignal },
+  ): Promise<{ etag: string; size: number }> {
+    const full = this.fullKey(key);
+    let tmp: string | undefined;
+    let source: Readable | undefined;
+    let guard: Transform | undefined;
+    let onBodyError: ((err: Error) => void) | undefined;
+    // A failure of the caller's body, reported as such rather than as whatever the SDK makes of it.
+    let bodyError: UfsError | undefined;
+    try {
+      let size = opts.contentLength;
+      if (size === undefined) {
+        // S3 needs a part's length before its first byte: learn it by staging the part.
+        tmp = path.join(this.stagingDir, `s3-part-${randomUUID()}`);
+        size = await this.spool(key, body, tmp, { signal: opts.signal });
+        source = createReadStream(tmp);
+      } else {
+        const g = lengthGuard(size, () => new UfsError('Aborted', `part ${partNumber} of ${this.where(key)} ended early`));
+        guard = g;
+        g.on('error', (err) => { bodyError ??= err instanceof UfsError ? err : new UfsError('Aborted', `part ${partNumber} of ${this.where(key)}: ${(err as Error).message}`, { cause: err }); });
+        onBodyError = (err: Error) => g.destroy(new UfsError('Aborted', `body of part ${partNumber} of ${this.where(key)} failed: ${err.message}`, { cause: err }));
+        body.once('error', onBodyError);
+        source = body.pipe(g);
+      }
+      let res;
+      try {
+        res = await this.client.send(new UploadPartCommand({
+          Bucket: this.s.bucket,
+          Key: full,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: source,
+          ContentLength: size,
+          ContentMD5: opts.md5Base64,
+        }), { abortSignal: opts.signal });
+      } catch (err) {
+        if (bodyError) throw bodyError;
+        throw await this.translateUpload(err, 'uploadPart', key, full, uploadId);
+      }
+      return { etag: unquote(res.ETag), size };
+    } finally {
+      // The caller's body is left to the caller (it may still answer on that connection).
+      if (guard) body.unpipe(guard);
+      if (onBodyError) body.off('error', onBodyError);
+      source?.destroy();
+      if (tmp) await fs.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+
+  private async completeUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<UfsStatus> {
+    const full = this.fullKey(key);
+    try {
+      await this.client.send(new CompleteMultipartUploadCommand({
+        Bucket: this.s.bucket,
+        Key: full,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: `"${unquote(p.etag)}"` })) },
+      }));
+    } catch (err) {
+      throw await this.translateUpload(err, 'completeUpload', key, full, uploadId);
+    }
+    return this.statOrThrow(key);
+  }
+
+  private async abortUpload(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.s.bucket, Key: this.fullKey(key), UploadId: uploadId }));
+    } catch (err) {
+      const e = this.translate(err, 'abortUpload', key);
+      // Already gone (aborted, completed or never created) is what the caller wanted.
+      if (e.code !== 'NotFound' || (err as SdkError).name === 'NoSuchBucket') throw e;
     }
   }
 
@@ -515,6 +838,24 @@ export class S3UnderFileSystem implements UnderFileSystem {
   async close(): Promise<void> {
     this.client.destroy();
   }
+}
+
+/**
+ * Passes exactly `size` bytes on, failing (instead of ending) when the source ends early: a
+ * request that declared a Content-Length and then ran short would otherwise wait for S3's timeout.
+ */
+function lengthGuard(size: number, short: () => Error): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > size) done(new UfsError('Aborted', `body is longer than its declared ${size} bytes`));
+      else done(null, chunk);
+    },
+    flush(done) {
+      done(seen < size ? short() : null);
+    },
+  });
 }
 
 /** Merges objects and common prefixes in key order and cuts at maxKeys, as S3 counts both. */

@@ -26,7 +26,36 @@ export class UfsError extends Error {
   }
 }
 
-export interface UfsStatus {
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+
+/** An additional checksum S3 clients send and ask back (x-amz-checksum-*), base64. */
+export interface StoredChecksum {
+  algorithm: ChecksumAlgorithm;
+  /** Base64 digest; composite (multipart) values carry a "-N" suffix. */
+  value: string;
+  type: 'FULL_OBJECT' | 'COMPOSITE';
+}
+
+/**
+ * What an object carries besides its bytes. Stores keep it with the object (a sidecar, or the
+ * S3 object's own headers and metadata) so it survives restarts and follows copies.
+ */
+export interface ObjectMetadata {
+  contentType?: string;
+  /**
+   * The other representation headers S3 stores, by lower-case name: content-encoding,
+   * content-disposition, content-language, cache-control, expires.
+   */
+  headers?: Record<string, string>;
+  /** x-amz-meta-* without the prefix, lower-case names. */
+  userMetadata?: Record<string, string>;
+  tags?: Record<string, string>;
+  checksum?: StoredChecksum;
+}
+
+export const STORED_HEADERS = ['content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'] as const;
+
+export interface UfsStatus extends ObjectMetadata {
   key: string;
   isDirectory: boolean;
   size: number;
@@ -39,8 +68,6 @@ export interface UfsStatus {
   etag: string;
   /** Changes whenever the content changes; the cache keys pages on it. */
   fingerprint: string;
-  contentType?: string;
-  userMetadata?: Record<string, string>;
 }
 
 export interface ByteRange {
@@ -57,18 +84,46 @@ export interface ReadOptions {
   fingerprint?: string;
 }
 
-export interface WriteOptions {
-  contentType?: string;
-  userMetadata?: Record<string, string>;
+export interface CommitInfo {
+  /** The content MD5 (hex) the caller computed while streaming. */
+  md5Hex: string;
+  /** The entity tag to store when it is not the MD5 (multipart: "md5-of-part-md5s-N"). */
+  etag?: string;
+  /** An additional checksum computed while streaming (validated by the caller). */
+  checksum?: StoredChecksum;
+}
+
+export interface WriteOptions extends ObjectMetadata {
   /** Known body length, when the client sent one. */
   contentLength?: number;
   signal?: AbortSignal;
   /**
    * Called once the whole body has been received and before the object becomes visible.
-   * It returns the content MD5 (hex) the caller computed while streaming; throwing vetoes the
-   * write and nothing is stored.
+   * It returns what the caller computed while streaming (MD5, entity tag, checksum); throwing
+   * vetoes the write and nothing is stored. The caller may hold a per-key lock from here until
+   * write() settles, so the check it makes here and the commit are atomic.
    */
-  beforeCommit: () => Promise<{ md5Hex: string }> | { md5Hex: string };
+  beforeCommit: () => Promise<CommitInfo> | CommitInfo;
+}
+
+/** A change to an object's metadata that leaves its bytes alone (tagging, self-copy with REPLACE). */
+export interface MetadataUpdate {
+  /** Replaces contentType, headers and userMetadata when given. */
+  replace?: Pick<ObjectMetadata, 'contentType' | 'headers' | 'userMetadata'>;
+  /** Replaces the tag set when given ({} removes every tag). */
+  tags?: Record<string, string>;
+}
+
+/**
+ * Optional capability: the store's own multipart upload, so parts pass straight through to it
+ * (seed 000: pass-through is the default for S3 under storage). Part numbers are the client's.
+ */
+export interface UfsMultipart {
+  createUpload(key: string, meta: ObjectMetadata): Promise<string>;
+  uploadPart(key: string, uploadId: string, partNumber: number, body: Readable, opts: { contentLength?: number; md5Base64?: string; signal?: AbortSignal }): Promise<{ etag: string; size: number }>;
+  /** Completes with the given parts (already validated by the caller); returns the new object. */
+  completeUpload(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]): Promise<UfsStatus>;
+  abortUpload(key: string, uploadId: string): Promise<void>;
 }
 
 export interface ListOptions {
@@ -101,6 +156,10 @@ export interface UnderFileSystem {
   /** Creates a folder object "key/" (the key must end in '/'). */
   mkdir(key: string): Promise<void>;
   list(opts: ListOptions): Promise<ListResult>;
+  /** Changes metadata and/or tags in place; the bytes (and so the entity tag) stay. NotFound when absent. */
+  updateMetadata(key: string, update: MetadataUpdate): Promise<UfsStatus>;
+  /** Present when the store has its own multipart upload. */
+  readonly multipart?: UfsMultipart;
   /** Proves the store is usable: write, read back and delete a probe object, or only list when read-only. */
   probe(readOnly: boolean): Promise<void>;
   close(): Promise<void>;

@@ -185,6 +185,14 @@ export class TestCluster {
     await this.waitSettled();
   }
 
+  /** Stops and starts the coordinator on the same ports and data dir; waits until the workers are back. */
+  async restartCoordinator(): Promise<void> {
+    await stop(this.coordinator);
+    this.coordinator = spawnAlluxio('coordinator', ['coordinator'], this.baseConf, this.logDir);
+    await this.waitCoordinator();
+    await this.waitSettled();
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => stop(w.p)));
     await stop(this.coordinator);

@@ -116,9 +116,9 @@ describe('S3 API with the JS SDK v3', () => {
   });
 
   it('sub-resources we do not serve answer NotImplemented; absent policy/CORS answer 404', async () => {
-    const acl = await fetch(`${c.endpoint}/${bucket}?acl`);
-    assert.equal(acl.status, 501);
-    assert.match(await acl.text(), /<Code>NotImplemented<\/Code>/);
+    const lifecycle = await fetch(`${c.endpoint}/${bucket}?lifecycle`);
+    assert.equal(lifecycle.status, 501);
+    assert.match(await lifecycle.text(), /<Code>NotImplemented<\/Code>/);
     const policy = await fetch(`${c.endpoint}/${bucket}?policy`);
     assert.equal(policy.status, 404);
     assert.match(await policy.text(), /<Code>NoSuchBucketPolicy<\/Code>/);

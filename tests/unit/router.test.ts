@@ -128,8 +128,6 @@ describe('parseS3Request: keys are percent-decoded exactly once', () => {
     { url: '/bkt/dir%2Fsub%2F', key: 'dir/sub/' },
     // A trailing slash is part of the key (a folder object, s3fs and the console create them).
     { url: '/bkt/dir/', key: 'dir/' },
-    { url: '/bkt/dir//x', key: 'dir//x' },
-    { url: '/bkt//lead', key: '/lead' },
     { url: '/bkt/%25', key: '%' },
     { url: '/bkt/%2525', key: '%25' },
     // An encoded '?' or '#' is part of the key, not the start of a query or fragment.
@@ -161,33 +159,26 @@ describe('parseS3Request: keys are percent-decoded exactly once', () => {
 describe('parseS3Request: refusals', () => {
   const cases: ErrCase[] = [
     // Sub-resources we do not serve.
-    { method: 'GET', url: '/bkt?acl', code: 'NotImplemented', status: 501 },
-    { method: 'GET', url: '/bkt/?versioning', code: 'NotImplemented', status: 501 },
-    { method: 'GET', url: '/bkt?tagging', code: 'NotImplemented', status: 501 },
     { method: 'GET', url: '/bkt?lifecycle', code: 'NotImplemented', status: 501 },
     { method: 'GET', url: '/bkt?versions', code: 'NotImplemented', status: 501 },
-    { method: 'GET', url: '/bkt?uploads', code: 'NotImplemented', status: 501 },
     { method: 'PUT', url: '/bkt?versioning', code: 'NotImplemented', status: 501 },
     { method: 'PUT', url: '/bkt?policy', code: 'NotImplemented', status: 501 },
     { method: 'PUT', url: '/bkt?cors', code: 'NotImplemented', status: 501 },
-    { method: 'PUT', url: '/bkt/?acl', code: 'NotImplemented', status: 501 },
-    { method: 'DELETE', url: '/bkt?tagging', code: 'NotImplemented', status: 501 },
     { method: 'DELETE', url: '/bkt?policy', code: 'NotImplemented', status: 501 },
     { method: 'POST', url: '/bkt', code: 'NotImplemented', status: 501 },
-    { method: 'GET', url: '/bkt/key?acl', code: 'NotImplemented', status: 501 },
-    { method: 'GET', url: '/bkt/key?tagging', code: 'NotImplemented', status: 501 },
     { method: 'GET', url: '/bkt/key?attributes', code: 'NotImplemented', status: 501 },
     { method: 'GET', url: '/bkt/key?torrent', code: 'NotImplemented', status: 501 },
-    { method: 'PUT', url: '/bkt/key?tagging', code: 'NotImplemented', status: 501 },
-    { method: 'PUT', url: '/bkt/key?acl', code: 'NotImplemented', status: 501 },
-    { method: 'DELETE', url: '/bkt/key?tagging', code: 'NotImplemented', status: 501 },
     { method: 'POST', url: '/bkt/key', code: 'NotImplemented', status: 501 },
     { method: 'POST', url: '/bkt/key?restore', code: 'NotImplemented', status: 501 },
     { method: 'POST', url: '/bkt/key?select&select-type=2', code: 'NotImplemented', status: 501 },
-    // CopyObject and UploadPartCopy are not served yet.
-    { method: 'PUT', url: '/bkt/key', headers: { 'x-amz-copy-source': '/src/k' }, code: 'NotImplemented', status: 501 },
-    { method: 'PUT', url: '/bkt/key?x-id=CopyObject', headers: { 'x-amz-copy-source': 'src/k%20x' }, code: 'NotImplemented', status: 501 },
-    { method: 'PUT', url: '/bkt/key?uploadId=u&partNumber=1', headers: { 'x-amz-copy-source': '/src/k' }, code: 'NotImplemented', status: 501 },
+    // Keys that would escape the bucket or alias another key as a path.
+    { method: 'PUT', url: '/bkt/dir//x', code: 'InvalidArgument', status: 400 },
+    { method: 'GET', url: '/bkt//lead', code: 'InvalidArgument', status: 400 },
+    { method: 'GET', url: '/bkt/a/../../etc/passwd', code: 'InvalidArgument', status: 400 },
+    { method: 'GET', url: '/bkt/%2E%2E/x', code: 'InvalidArgument', status: 400 },
+    { method: 'PUT', url: '/bkt/a/./b', code: 'InvalidArgument', status: 400 },
+    { method: 'PUT', url: '/bkt/..', code: 'InvalidArgument', status: 400 },
+    { method: 'PUT', url: '/bkt/a%00b', code: 'InvalidArgument', status: 400 },
     // Bad percent-encoding.
     { method: 'GET', url: '/bkt/%ZZ', code: 'InvalidArgument', status: 400 },
     { method: 'GET', url: '/bkt/a%', code: 'InvalidArgument', status: 400 },
@@ -232,7 +223,43 @@ describe('splitPath', () => {
 describe('parseS3Request: addressing not supported yet', () => {
   // S3-CLIENTS A1/A2 require virtual-hosted style (Host: bkt.localhost:9000, path /key), which JS v3
   // uses by default with a hostname endpoint. The router is path-style only.
-  // Not built yet, on purpose: issue 2 asks for path-style addressing (Alluxio's documented
-  // limit); virtual-hosted addressing (S3-CLIENTS A1/A2) belongs to the S3-surface issue.
-  it.todo('GET /key with Host: bkt.localhost:29998 → GetObject bkt/key (virtual-hosted style)');
+});
+
+describe('parseS3Request: copy, tagging, ACLs, uploads listing, virtual-hosted style', () => {
+  const cases: OkCase[] = [
+    { method: 'PUT', url: '/bkt/key', headers: { 'x-amz-copy-source': '/src/k' }, op: 'CopyObject', bucket: 'bkt', key: 'key' },
+    { method: 'PUT', url: '/bkt/key?x-id=CopyObject', headers: { 'x-amz-copy-source': 'src/k%20x' }, op: 'CopyObject', bucket: 'bkt', key: 'key' },
+    { method: 'PUT', url: '/bkt/key?uploadId=u&partNumber=1', headers: { 'x-amz-copy-source': '/src/k' }, op: 'UploadPartCopy', bucket: 'bkt', key: 'key' },
+    { method: 'GET', url: '/bkt?uploads', op: 'ListMultipartUploads', bucket: 'bkt' },
+    { method: 'GET', url: '/bkt?tagging', op: 'GetBucketTagging', bucket: 'bkt' },
+    { method: 'PUT', url: '/bkt?tagging', op: 'PutBucketTagging', bucket: 'bkt' },
+    { method: 'DELETE', url: '/bkt?tagging', op: 'DeleteBucketTagging', bucket: 'bkt' },
+    { method: 'GET', url: '/bkt?acl', op: 'GetBucketAcl', bucket: 'bkt' },
+    { method: 'PUT', url: '/bkt/?acl', op: 'PutBucketAcl', bucket: 'bkt' },
+    { method: 'GET', url: '/bkt/?versioning', op: 'GetBucketVersioning', bucket: 'bkt' },
+    { method: 'GET', url: '/bkt/key?tagging', op: 'GetObjectTagging', bucket: 'bkt', key: 'key' },
+    { method: 'PUT', url: '/bkt/key?tagging', op: 'PutObjectTagging', bucket: 'bkt', key: 'key' },
+    { method: 'DELETE', url: '/bkt/key?tagging', op: 'DeleteObjectTagging', bucket: 'bkt', key: 'key' },
+    { method: 'GET', url: '/bkt/key?acl', op: 'GetObjectAcl', bucket: 'bkt', key: 'key' },
+    { method: 'PUT', url: '/bkt/key?acl', op: 'PutObjectAcl', bucket: 'bkt', key: 'key' },
+  ];
+  for (const c of cases) it(title(c), () => check(c));
+
+  const domains = { virtualHostDomains: ['s3.example.com', 'localhost'] };
+  it('Host: <bucket>.<domain> names the bucket; the whole path is the key', () => {
+    const r = parseS3Request('GET', '/dir/a%20b.txt', { host: 'photos.s3.example.com:29998' }, domains);
+    assert.deepEqual([r.op, 'bucket' in r && r.bucket, 'key' in r && r.key], ['GetObject', 'photos', 'dir/a b.txt']);
+    const list = parseS3Request('GET', '/?list-type=2', { host: 'bkt.localhost:29998' }, domains);
+    assert.deepEqual([list.op, 'bucket' in list && list.bucket], ['ListObjectsV2', 'bkt']);
+  });
+  it('any other Host is path-style', () => {
+    const r = parseS3Request('GET', '/bkt/key', { host: 's3.example.com:29998' }, domains);
+    assert.deepEqual([r.op, 'bucket' in r && r.bucket, 'key' in r && r.key], ['GetObject', 'bkt', 'key']);
+    const ip = parseS3Request('GET', '/bkt/key', { host: '127.0.0.1:29998' }, domains);
+    assert.deepEqual(['bucket' in ip && ip.bucket], ['bkt']);
+  });
+  it('without configured domains, a bucket-like Host is still path-style', () => {
+    const r = parseS3Request('GET', '/bkt/key', { host: 'photos.localhost:29998' });
+    assert.deepEqual(['bucket' in r && r.bucket, 'key' in r && r.key], ['bkt', 'key']);
+  });
 });

@@ -4,7 +4,7 @@
  * leaves the ring cleanly (UnregisterWorker) so keys move at once rather than after the
  * lost-worker timeout.
  */
-import { CoordinatorService, grpc, unary, type CacheUsage, type ClusterSnapshot, type HeartbeatResponse, type RegisterWorkerRequest, type RegisterWorkerResponse } from '../../proto/index.js';
+import { CoordinatorService, grpc, unary, type BucketTagging, type CacheUsage, type ClusterSnapshot, type HeartbeatResponse, type RegisterWorkerRequest, type RegisterWorkerResponse } from '../../proto/index.js';
 import type { Logger } from '../../common/log.js';
 import type { ClusterView } from './cluster-view.js';
 
@@ -95,6 +95,20 @@ export class CoordinatorClient {
     };
     stream.on('error', (err) => retry(err.message));
     stream.on('end', () => retry('stream ended'));
+  }
+
+  /** Bucket tag sets live in the coordinator, for every worker to see the same. */
+  async getBucketTags(bucket: string): Promise<Record<string, string> | undefined> {
+    const res = await unary<object, BucketTagging>(this.client, 'GetBucketTagging', { bucket });
+    return res.present ? res.tags : undefined;
+  }
+
+  async putBucketTags(bucket: string, tags: Record<string, string>): Promise<void> {
+    await unary(this.client, 'PutBucketTagging', { bucket, tags, present: true });
+  }
+
+  async deleteBucketTags(bucket: string): Promise<void> {
+    await unary(this.client, 'DeleteBucketTagging', { bucket });
   }
 
   async close(): Promise<void> {

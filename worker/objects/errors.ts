@@ -8,7 +8,8 @@ import { UfsError } from '../../common/ufs/types.js';
 export type ObjectErrorCode =
   | 'NoSuchBucket' | 'NoSuchKey' | 'BucketNotEmpty' | 'BucketAlreadyOwnedByYou' | 'InvalidBucketName'
   | 'BucketIsMountPoint' | 'ReadOnly' | 'KeyConflict' | 'InvalidKey' | 'NoSuchUpload' | 'InvalidPart'
-  | 'InvalidPartOrder' | 'EntityTooSmall' | 'BadDigest' | 'IncompleteBody' | 'UfsUnavailable' | 'UfsAccessDenied' | 'Changed' | 'Aborted';
+  | 'InvalidPartOrder' | 'EntityTooSmall' | 'BadDigest' | 'IncompleteBody' | 'PreconditionFailed'
+  | 'ContentSha256Mismatch' | 'InvalidRequest' | 'InvalidArgument' | 'UfsUnavailable' | 'UfsAccessDenied' | 'Changed' | 'Aborted';
 
 export class ObjectError extends Error {
   override name = 'ObjectError';

@@ -82,12 +82,18 @@ export class MountTable {
     return [...this.mounts.keys()].filter((p) => p !== '/').map((p) => p.slice(1));
   }
 
+  /**
+   * A bucket name's UFS and key prefix. "a:b:c" (a sub-directory bucket, seed 003) is the
+   * directory b/c of mount /a when /a is a mount point, else a/b/c/ of the root mount.
+   */
   resolve(bucket: string): ResolvedBucket | undefined {
-    const m = this.mounts.get(`/${bucket}`);
-    if (m) return { bucket, ufs: m.ufs, prefix: '', readOnly: m.info.read_only, isMountPoint: true };
+    const [first, ...rest] = bucket.split(':');
+    const sub = rest.length ? `${rest.join('/')}/` : '';
+    const m = this.mounts.get(`/${first}`);
+    if (m) return { bucket, ufs: m.ufs, prefix: sub, readOnly: m.info.read_only, isMountPoint: sub === '' };
     const root = this.mounts.get('/');
     if (!root) return undefined;
-    return { bucket, ufs: root.ufs, prefix: `${bucket}/`, readOnly: root.info.read_only, isMountPoint: false };
+    return { bucket, ufs: root.ufs, prefix: `${first}/${sub}`, readOnly: root.info.read_only, isMountPoint: false };
   }
 
   async close(): Promise<void> {

@@ -1,29 +1,42 @@
 /**
- * Multipart uploads, staged on the owner's local disk and committed to the UFS as one object on
- * CompleteMultipartUpload (the object then becomes visible atomically, like any PUT).
+ * Multipart uploads. The upload's record lives on the local disk of the worker that created it
+ * (the upload id names that worker, `<workerId>.<32 hex>`, so every part reaches it even if the
+ * ring changes mid-upload). Parts go one of two ways:
  *
- * An upload id names the worker that holds its parts (`<workerId>.<32 hex>`), so part uploads
- * keep reaching the same worker even if the ring changes mid-upload.
+ * - pass-through (seed 000, the default for an S3 UFS): each part streams straight into the
+ *   store's own multipart upload and Complete completes it there;
+ * - staged (a local-directory UFS): parts are files here, and Complete streams them, in order,
+ *   into one object that becomes visible atomically like any PUT.
+ *
+ * Complete is idempotent (a retry of a finished upload answers the same result), checksums are
+ * kept per part and combined the way S3 does (COMPOSITE, or FULL_OBJECT over the whole
+ * object), and a cleaner aborts uploads that saw no activity for the cleaner timeout.
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Readable, Transform } from 'node:stream';
-import type { UfsStatus } from '../../common/ufs/types.js';
-import { ObjectError } from './errors.js';
-import type { ObjectStore } from './object-store.js';
+import { PassThrough, Readable, Transform } from 'node:stream';
+import type { ChecksumAlgorithm, ObjectMetadata, StoredChecksum, UfsStatus } from '../../common/ufs/types.js';
+import { compositeChecksum, createChecksumHasher } from '../../common/checksums.js';
+import type { Logger } from '../../common/log.js';
+import { fromUfsError, ObjectError } from './errors.js';
+import type { ChecksumRequest, ObjectStore, WritePrecondition } from './object-store.js';
 
 const UPLOAD_ID = /^([A-Za-z0-9_-]+)\.([0-9a-f]{32})$/;
 export const MAX_PART_NUMBER = 10000;
+/** How long a finished upload's result is kept to answer a retried Complete. */
+const COMPLETED_RETENTION_MS = 60 * 60 * 1000;
 
-export interface UploadInfo {
+export interface UploadInfo extends Pick<ObjectMetadata, 'contentType' | 'headers' | 'userMetadata' | 'tags'> {
   uploadId: string;
   bucket: string;
   key: string;
-  contentType?: string;
-  userMetadata?: Record<string, string>;
   initiatedMs: number;
+  /** Set when parts pass through to the UFS's own multipart upload. */
+  ufsUploadId?: string;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: 'COMPOSITE' | 'FULL_OBJECT';
 }
 
 export interface PartInfo {
@@ -31,6 +44,22 @@ export interface PartInfo {
   etag: string;
   size: number;
   lastModifiedMs: number;
+  /** Base64 checksum of the part, when the upload has a checksum algorithm. */
+  checksum?: string;
+}
+
+interface CompletedRecord {
+  uploadId: string;
+  bucket: string;
+  key: string;
+  etag: string;
+  checksum?: StoredChecksum;
+  completedMs: number;
+}
+
+export interface CompleteResult {
+  etag: string;
+  checksum?: StoredChecksum;
 }
 
 /** The worker that staged an upload, from its id. */
@@ -38,7 +67,18 @@ export function uploadOwner(uploadId: string): string | undefined {
   return UPLOAD_ID.exec(uploadId)?.[1];
 }
 
+export interface CleanerOptions {
+  timeoutMs: number;
+  retryCount: number;
+  retryDelayMs: number;
+  log: Logger;
+}
+
 export class MultipartStore {
+  private readonly completing = new Map<string, Promise<CompleteResult>>();
+  private cleanerTimer: NodeJS.Timeout | undefined;
+  private cleaning = false;
+
   constructor(
     private readonly dir: string,
     private readonly workerId: string,
@@ -51,10 +91,19 @@ export class MultipartStore {
     return path.join(this.dir, uploadId);
   }
 
-  async create(bucket: string, key: string, meta: { contentType?: string; userMetadata?: Record<string, string> }): Promise<UploadInfo> {
-    await this.objects.headBucket(bucket);
+  private completedFile(uploadId: string): string {
+    return path.join(this.dir, 'completed', `${uploadId}.json`);
+  }
+
+  async create(bucket: string, key: string, meta: Pick<ObjectMetadata, 'contentType' | 'headers' | 'userMetadata' | 'tags'>, checksum?: { algorithm: ChecksumAlgorithm; type: 'COMPOSITE' | 'FULL_OBJECT' }): Promise<UploadInfo> {
+    const b = await this.objects.resolveForWrite(bucket);
+    if (key.endsWith('/')) throw new ObjectError('InvalidArgument', 'a key ending in "/" names a folder and cannot be uploaded in parts');
     const uploadId = `${this.workerId}.${randomBytes(16).toString('hex')}`;
-    const info: UploadInfo = { uploadId, bucket, key, ...meta, initiatedMs: Date.now() };
+    let ufsUploadId: string | undefined;
+    if (b.ufs.multipart) {
+      ufsUploadId = await b.ufs.multipart.createUpload(b.prefix + key, meta).catch((e) => { throw fromUfsError(e, `/${bucket}/${key}`); });
+    }
+    const info: UploadInfo = { uploadId, bucket, key, ...meta, initiatedMs: Date.now(), ufsUploadId, checksumAlgorithm: checksum?.algorithm, checksumType: checksum?.type };
     const dir = this.uploadDir(uploadId);
     await fs.mkdir(dir, { recursive: true });
     await writeJsonAtomic(path.join(dir, 'upload.json'), info);
@@ -72,32 +121,78 @@ export class MultipartStore {
     return info;
   }
 
-  async uploadPart(uploadId: string, bucket: string, key: string, partNumber: number, body: Readable, opts: { contentLength?: number; contentMd5?: string; signal?: AbortSignal }): Promise<PartInfo> {
-    await this.get(uploadId, bucket, key);
+  async uploadPart(uploadId: string, bucket: string, key: string, partNumber: number, body: Readable, opts: { contentLength?: number; contentMd5?: string; sha256Hex?: string; checksum?: ChecksumRequest; signal?: AbortSignal }): Promise<PartInfo> {
+    const upload = await this.get(uploadId, bucket, key);
     const dir = this.uploadDir(uploadId);
-    const tmp = path.join(dir, `tmp-${randomBytes(8).toString('hex')}`);
+    if (opts.checksum && upload.checksumAlgorithm && opts.checksum.algorithm !== upload.checksumAlgorithm) {
+      throw new ObjectError('InvalidRequest', `this upload uses ${upload.checksumAlgorithm} checksums, the part sent ${opts.checksum.algorithm}`);
+    }
+    const algorithm = upload.checksumAlgorithm ?? opts.checksum?.algorithm;
     const md5 = createHash('md5');
+    const sha256 = opts.sha256Hex !== undefined ? createHash('sha256') : undefined;
+    const sum = algorithm ? createChecksumHasher(algorithm) : undefined;
     let size = 0;
     const hasher = new Transform({
       transform(chunk: Buffer, _e, cb) {
         md5.update(chunk);
+        sha256?.update(chunk);
+        sum?.update(chunk);
         size += chunk.length;
         cb(null, chunk);
       },
     });
-    try {
-      await pipeline(body, hasher, createWriteStream(tmp), { signal: opts.signal });
+    const verify = async (): Promise<{ etagHex: string; checksum?: string }> => {
       if (opts.contentLength !== undefined && size !== opts.contentLength) throw new ObjectError('IncompleteBody', `received ${size} of ${opts.contentLength} bytes`);
       const digest = md5.digest();
-      if (opts.contentMd5 !== undefined && digest.toString('base64') !== opts.contentMd5) throw new ObjectError('BadDigest', 'the Content-MD5 does not match the part');
-      const part: PartInfo = { partNumber, etag: digest.toString('hex'), size, lastModifiedMs: Date.now() };
-      await fs.rename(tmp, path.join(dir, `part-${partNumber}`));
-      await writeJsonAtomic(path.join(dir, `part-${partNumber}.json`), part);
-      return part;
-    } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
+      if (opts.contentMd5 !== undefined && digest.toString('base64') !== opts.contentMd5) throw new ObjectError('BadDigest', 'The Content-MD5 you specified did not match what we received.');
+      if (opts.sha256Hex !== undefined && sha256!.digest('hex') !== opts.sha256Hex.toLowerCase()) throw new ObjectError('ContentSha256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+      let checksum: string | undefined;
+      if (sum) {
+        checksum = (await sum.digest()).toString('base64');
+        const expected = opts.checksum?.expected?.();
+        if (expected !== undefined && expected !== checksum) throw new ObjectError('BadDigest', `The ${algorithm} you specified did not match the calculated checksum.`);
+      }
+      return { etagHex: digest.toString('hex'), checksum };
+    };
+
+    let part: PartInfo;
+    if (upload.ufsUploadId) {
+      const b = await this.objects.resolveForWrite(bucket);
+      const through = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const flowing = pipeline(body, hasher, through, { signal: opts.signal });
+      flowing.catch((err) => through.destroy(err));
+      const res = await b.ufs.multipart!.uploadPart(b.prefix + key, upload.ufsUploadId, partNumber, through, { contentLength: opts.contentLength, md5Base64: opts.contentMd5, signal: opts.signal })
+        .catch((e) => { throw fromUfsError(e, `/${bucket}/${key}`); });
+      await flowing;
+      const v = await verify();
+      part = { partNumber, etag: res.etag, size, lastModifiedMs: Date.now(), checksum: v.checksum };
+    } else {
+      const tmp = path.join(dir, `tmp-${randomBytes(8).toString('hex')}`);
+      try {
+        await pipeline(body, hasher, createWriteStream(tmp), { signal: opts.signal });
+        const v = await verify();
+        part = { partNumber, etag: v.etagHex, size, lastModifiedMs: Date.now(), checksum: v.checksum };
+        await fs.rename(tmp, path.join(dir, `part-${partNumber}`));
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
     }
+    await writeJsonAtomic(path.join(dir, `part-${partNumber}.json`), part);
+    return part;
+  }
+
+  /** UploadPartCopy: a byte range of an existing object becomes a part. */
+  async uploadPartCopy(uploadId: string, bucket: string, key: string, partNumber: number, source: { bucket: string; key: string; range?: { start: number; end: number } }, checkSource: (st: UfsStatus) => void, signal?: AbortSignal): Promise<PartInfo> {
+    await this.get(uploadId, bucket, key);
+    const st = await this.objects.statObject(source.bucket, source.key, { useCache: false });
+    checkSource(st);
+    const range = source.range ?? { start: 0, end: st.size - 1 };
+    if (source.range && (range.end >= st.size || range.start > range.end)) {
+      throw new ObjectError('InvalidArgument', `The x-amz-copy-source-range value must be within the source object of ${st.size} bytes.`);
+    }
+    const body = Readable.from(this.objects.readObject(source.bucket, source.key, st, range, { useCache: false, signal }));
+    return this.uploadPart(uploadId, bucket, key, partNumber, body, { contentLength: range.end - range.start + 1, signal });
   }
 
   async listParts(uploadId: string, bucket: string, key: string): Promise<{ upload: UploadInfo; parts: PartInfo[] }> {
@@ -109,44 +204,178 @@ export class MultipartStore {
     return { upload, parts };
   }
 
-  async complete(uploadId: string, bucket: string, key: string, requested: { partNumber: number; etag: string }[]): Promise<UfsStatus> {
-    const { upload, parts } = await this.listParts(uploadId, bucket, key);
-    if (requested.length === 0) throw new ObjectError('InvalidPart', 'you must specify at least one part');
+  /** Uploads of a bucket held by this worker (the S3 edge merges every worker's answer). */
+  async listUploads(bucket: string, prefix: string): Promise<UploadInfo[]> {
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    const out: UploadInfo[] = [];
+    for (const name of names) {
+      if (!UPLOAD_ID.test(name)) continue;
+      try {
+        const info = JSON.parse(await fs.readFile(path.join(this.dir, name, 'upload.json'), 'utf8')) as UploadInfo;
+        if (info.bucket === bucket && info.key.startsWith(prefix)) out.push(info);
+      } catch {
+        // being created or aborted right now
+      }
+    }
+    return out;
+  }
+
+  complete(uploadId: string, bucket: string, key: string, requested: { partNumber: number; etag: string; checksum?: string }[], opts: { precondition?: WritePrecondition; fullObjectChecksum?: string } = {}): Promise<CompleteResult> {
+    // A client that retries while the first Complete is still running waits for that one.
+    const running = this.completing.get(uploadId);
+    if (running) return running;
+    const p = this.doComplete(uploadId, bucket, key, requested, opts).finally(() => this.completing.delete(uploadId));
+    this.completing.set(uploadId, p);
+    return p;
+  }
+
+  private async doComplete(uploadId: string, bucket: string, key: string, requested: { partNumber: number; etag: string; checksum?: string }[], opts: { precondition?: WritePrecondition; fullObjectChecksum?: string }): Promise<CompleteResult> {
+    let listed: { upload: UploadInfo; parts: PartInfo[] };
+    try {
+      listed = await this.listParts(uploadId, bucket, key);
+    } catch (err) {
+      const done = await this.completedResult(uploadId, bucket, key);
+      if (done) return done;
+      throw err;
+    }
+    const { upload, parts } = listed;
+    if (requested.length === 0) throw new ObjectError('InvalidPart', 'You must specify at least one part.');
     const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
     const chosen: PartInfo[] = [];
     let prev = 0;
     for (const r of requested) {
-      if (r.partNumber <= prev) throw new ObjectError('InvalidPartOrder', 'parts must be listed in ascending order');
+      if (r.partNumber <= prev) throw new ObjectError('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
       prev = r.partNumber;
       const p = byNumber.get(r.partNumber);
-      if (!p || p.etag !== r.etag) throw new ObjectError('InvalidPart', `part ${r.partNumber} was not uploaded or its ETag does not match`);
+      if (!p || p.etag !== r.etag) throw new ObjectError('InvalidPart', `Part ${r.partNumber} was not uploaded or its ETag does not match.`);
+      if (r.checksum !== undefined && p.checksum !== undefined && r.checksum !== p.checksum) throw new ObjectError('InvalidPart', `The checksum of part ${r.partNumber} does not match the uploaded part.`);
       chosen.push(p);
     }
     chosen.forEach((p, i) => {
       if (this.minPartSize > 0 && i < chosen.length - 1 && p.size < this.minPartSize) {
-        throw new ObjectError('EntityTooSmall', `part ${p.partNumber} is ${p.size} bytes, below the minimum of ${this.minPartSize}`);
+        throw new ObjectError('EntityTooSmall', `Part ${p.partNumber} is ${p.size} bytes, below the minimum allowed size of ${this.minPartSize}.`);
       }
     });
     const etag = `${createHash('md5').update(Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')))).digest('hex')}-${chosen.length}`;
-    const dir = this.uploadDir(uploadId);
-    const body = Readable.from((async function* () {
-      for (const p of chosen) yield* createReadStream(path.join(dir, `part-${p.partNumber}`), { highWaterMark: 1024 * 1024 });
-    })());
-    const total = chosen.reduce((n, p) => n + p.size, 0);
-    const status = await this.objects.putObject(bucket, key, body, {
-      contentType: upload.contentType,
-      userMetadata: upload.userMetadata,
-      contentLength: total,
-      etag,
-    });
-    await fs.rm(dir, { recursive: true, force: true });
-    return status;
+    const algorithm = upload.checksumAlgorithm;
+    let composite: StoredChecksum | undefined;
+    if (algorithm && upload.checksumType !== 'FULL_OBJECT' && chosen.every((p) => p.checksum)) {
+      composite = { algorithm, value: await compositeChecksum(algorithm, chosen.map((p) => p.checksum!)), type: 'COMPOSITE' };
+    }
+
+    let result: CompleteResult;
+    if (upload.ufsUploadId) {
+      const b = await this.objects.resolveForWrite(bucket);
+      const st = await this.objects.withCommitLock(bucket, key, opts.precondition, () =>
+        b.ufs.multipart!.completeUpload(b.prefix + key, upload.ufsUploadId!, chosen.map((p) => ({ partNumber: p.partNumber, etag: p.etag }))))
+        .catch((e) => { throw fromUfsError(e, `/${bucket}/${key}`); });
+      await this.objects.committed(bucket, key, st);
+      result = { etag: st.etag, checksum: composite };
+    } else {
+      const dir = this.uploadDir(uploadId);
+      const body = Readable.from((async function* () {
+        for (const p of chosen) yield* createReadStream(path.join(dir, `part-${p.partNumber}`), { highWaterMark: 1024 * 1024 });
+      })());
+      const fullObject = algorithm && upload.checksumType === 'FULL_OBJECT';
+      const st = await this.objects.putObject(bucket, key, body, {
+        contentType: upload.contentType,
+        headers: upload.headers,
+        userMetadata: upload.userMetadata,
+        tags: upload.tags,
+        contentLength: chosen.reduce((n, p) => n + p.size, 0),
+        etag,
+        storedChecksum: composite,
+        checksum: fullObject ? { algorithm, expected: () => opts.fullObjectChecksum } : undefined,
+        precondition: opts.precondition,
+      });
+      result = { etag: st.etag, checksum: st.checksum ?? composite };
+    }
+    await fs.mkdir(path.dirname(this.completedFile(uploadId)), { recursive: true });
+    await writeJsonAtomic(this.completedFile(uploadId), { uploadId, bucket, key, etag: result.etag, checksum: result.checksum, completedMs: Date.now() } satisfies CompletedRecord);
+    await fs.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+    return result;
+  }
+
+  private async completedResult(uploadId: string, bucket: string, key: string): Promise<CompleteResult | undefined> {
+    if (!UPLOAD_ID.test(uploadId)) return undefined;
+    try {
+      const rec = JSON.parse(await fs.readFile(this.completedFile(uploadId), 'utf8')) as CompletedRecord;
+      if (rec.bucket !== bucket || rec.key !== key) return undefined;
+      return { etag: rec.etag, checksum: rec.checksum };
+    } catch {
+      return undefined;
+    }
   }
 
   async abort(uploadId: string, bucket: string, key: string): Promise<void> {
-    await this.get(uploadId, bucket, key);
+    const upload = await this.get(uploadId, bucket, key);
+    if (upload.ufsUploadId) {
+      const b = await this.objects.resolveForWrite(bucket);
+      await b.ufs.multipart!.abortUpload(b.prefix + key, upload.ufsUploadId).catch((e) => { throw fromUfsError(e, `/${bucket}/${key}`); });
+    }
     await fs.rm(this.uploadDir(uploadId), { recursive: true, force: true });
   }
+
+  /**
+   * Aborts uploads idle (no part uploaded) for longer than the timeout, retrying a failed
+   * abort, and forgets completed-upload records past their retention. Owned by the worker:
+   * stopCleaner() in close().
+   */
+  startCleaner(opts: CleanerOptions): void {
+    const every = Math.max(1000, Math.min(opts.timeoutMs / 2, 60_000));
+    this.cleanerTimer = setInterval(() => void this.clean(opts), every);
+    this.cleanerTimer.unref();
+  }
+
+  stopCleaner(): void {
+    clearInterval(this.cleanerTimer);
+  }
+
+  async clean(opts: CleanerOptions): Promise<void> {
+    if (this.cleaning) return;
+    this.cleaning = true;
+    try {
+      const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+      for (const name of names) {
+        if (!UPLOAD_ID.test(name)) continue;
+        const dir = path.join(this.dir, name);
+        const last = await lastActivity(dir);
+        if (last === undefined || Date.now() - last < opts.timeoutMs) continue;
+        for (let attempt = 1; attempt <= Math.max(1, opts.retryCount); attempt++) {
+          try {
+            const info = JSON.parse(await fs.readFile(path.join(dir, 'upload.json'), 'utf8')) as UploadInfo;
+            await this.abort(name, info.bucket, info.key);
+            opts.log.info({ upload_id: name, bucket: info.bucket, key: info.key }, 'aborted an abandoned multipart upload');
+            break;
+          } catch (err) {
+            if (err instanceof ObjectError && err.code === 'NoSuchUpload') break;
+            opts.log.warn({ err, upload_id: name, attempt }, 'could not abort an abandoned multipart upload');
+            if (attempt < opts.retryCount) await new Promise((r) => setTimeout(r, opts.retryDelayMs).unref());
+          }
+        }
+      }
+      const doneDir = path.join(this.dir, 'completed');
+      for (const name of await fs.readdir(doneDir).catch(() => [] as string[])) {
+        const file = path.join(doneDir, name);
+        const st = await fs.stat(file).catch(() => null);
+        if (st && Date.now() - st.mtimeMs > COMPLETED_RETENTION_MS) await fs.rm(file, { force: true });
+      }
+    } finally {
+      this.cleaning = false;
+    }
+  }
+}
+
+/** The newest modification time among an upload's files: its last activity. */
+async function lastActivity(dir: string): Promise<number | undefined> {
+  const names = await fs.readdir(dir).catch(() => undefined);
+  if (!names) return undefined;
+  let last = 0;
+  for (const n of names) {
+    const st = await fs.stat(path.join(dir, n)).catch(() => null);
+    if (st) last = Math.max(last, st.mtimeMs);
+  }
+  return last || undefined;
 }
 
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {

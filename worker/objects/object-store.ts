@@ -4,13 +4,17 @@
  *
  * Reads: metadata comes from an in-memory cache trusted for the metadata sync interval, then
  * from the UFS; bytes come from the page cache (CachedReader). Writes (WRITE_THROUGH): the body
- * streams to the UFS, which commits by rename; the pages of small objects are cached after the
- * commit under the new fingerprint.
+ * streams to the UFS while its MD5 (and any checksum the client asked for) is computed; the
+ * checks run before the commit, and the commit itself happens under a per-key lock, so a
+ * conditional write (If-Match / If-None-Match) and the rename it guards are atomic. The pages of
+ * small objects are cached after the commit under the new fingerprint.
  */
-import { createHash } from 'node:crypto';
-import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Logger } from '../../common/log.js';
-import type { ByteRange, ListResult, UfsStatus } from '../../common/ufs/types.js';
+import type { ByteRange, ChecksumAlgorithm, ListResult, ObjectMetadata, StoredChecksum, UfsStatus } from '../../common/ufs/types.js';
+import { createChecksumHasher, type ChecksumHasher } from '../../common/checksums.js';
+import { namespacePath } from '../../common/ring.js';
 import type { PageStore } from '../cache/page-store.js';
 import { CachedReader } from './cached-reader.js';
 import { fromUfsError, ObjectError } from './errors.js';
@@ -28,17 +32,42 @@ export interface ObjectStoreOptions {
   log: Logger;
 }
 
-export interface PutOptions {
-  contentType?: string;
-  userMetadata?: Record<string, string>;
+/** S3 conditional writes: If-None-Match: * creates only if absent; If-Match: etag replaces only that version. */
+export interface WritePrecondition {
+  ifMatch?: string;
+  ifNoneMatch?: '*';
+}
+
+/** A checksum to compute while writing; `expected` (read after the body, so trailers count) is verified when it returns a value. */
+export interface ChecksumRequest {
+  algorithm: ChecksumAlgorithm;
+  expected?: () => string | undefined;
+}
+
+export interface PutOptions extends Pick<ObjectMetadata, 'contentType' | 'headers' | 'userMetadata' | 'tags'> {
   contentLength?: number;
   /** Base64 Content-MD5 sent by the client: a mismatch vetoes the write (BadDigest). */
   contentMd5?: string;
+  /** Hex x-amz-content-sha256 sent by the client: a mismatch vetoes the write. */
+  sha256Hex?: string;
+  checksum?: ChecksumRequest;
+  /** A checksum already known (multipart COMPOSITE), stored as it is. */
+  storedChecksum?: StoredChecksum;
   /** Replaces the MD5 as the stored entity tag (multipart: "md5-of-part-md5s-N"). */
   etag?: string;
+  precondition?: WritePrecondition;
   signal?: AbortSignal;
-  /** Runs after the body is fully received, before commit: may veto by throwing. */
-  verify?: () => void;
+}
+
+export interface CopyOptions {
+  /** REPLACE: the new metadata; undefined copies the source's (COPY). */
+  replace?: Pick<ObjectMetadata, 'contentType' | 'headers' | 'userMetadata'>;
+  /** The new tag set; undefined copies the source's tags. */
+  tags?: Record<string, string>;
+  /** Checks the source (x-amz-copy-source-if-*), throwing to refuse. */
+  checkSource?: (source: UfsStatus) => void;
+  precondition?: WritePrecondition;
+  signal?: AbortSignal;
 }
 
 export interface BucketInfo {
@@ -56,15 +85,21 @@ const MAX_CACHED_METADATA = 200_000;
 
 const AWS_BUCKET_NAME = /^(?!xn--)(?!.*-s3alias$)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
-/** Computes the MD5 of everything that passes through (and counts it). */
+/** Computes the MD5, and on request the SHA-256 and an additional checksum, of what passes through. */
 class HashingStream extends Transform {
   private readonly md5 = createHash('md5');
+  readonly sha256: Hash | undefined;
+  readonly checksum: ChecksumHasher | undefined;
   bytes = 0;
-  constructor(private readonly keep?: { pages: Buffer[]; max: number; overflow: boolean }) {
+  constructor(opts: { sha256: boolean; checksum?: ChecksumAlgorithm }, private readonly keep?: { pages: Buffer[]; max: number; overflow: boolean }) {
     super({ highWaterMark: 1024 * 1024 });
+    this.sha256 = opts.sha256 ? createHash('sha256') : undefined;
+    this.checksum = opts.checksum ? createChecksumHasher(opts.checksum) : undefined;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.md5.update(chunk);
+    this.sha256?.update(chunk);
+    this.checksum?.update(chunk);
     this.bytes += chunk.length;
     if (this.keep && !this.keep.overflow) {
       if (this.bytes > this.keep.max) {
@@ -81,8 +116,15 @@ class HashingStream extends Transform {
   }
 }
 
+/** S3 compares entity tags without quotes. */
+export function sameEtag(a: string, b: string): boolean {
+  const norm = (s: string) => s.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+  return norm(a) === norm(b);
+}
+
 export class ObjectStore {
   private readonly meta = new Map<string, CachedMeta>();
+  private readonly keyLocks = new Map<string, Promise<void>>();
   readonly reader: CachedReader;
 
   constructor(private readonly opts: ObjectStoreOptions) {
@@ -100,6 +142,34 @@ export class ObjectStore {
     if (this.meta.size > MAX_CACHED_METADATA) this.meta.delete(this.meta.keys().next().value!);
   }
 
+  /**
+   * Serialises commits of one key on this worker (its owner): the holder can check the
+   * current version and replace it with nothing in between.
+   */
+  private async lockKey(path: string): Promise<() => void> {
+    const previous = this.keyLocks.get(path) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => { release = resolve; });
+    const chained = previous.then(() => mine);
+    this.keyLocks.set(path, chained);
+    await previous;
+    return () => {
+      release();
+      if (this.keyLocks.get(path) === chained) this.keyLocks.delete(path);
+    };
+  }
+
+  /** Checks a conditional write against the object as the UFS has it now (never the cache). */
+  private async checkPrecondition(b: ResolvedBucket, key: string, path: string, pre: WritePrecondition | undefined): Promise<void> {
+    if (!pre || (pre.ifMatch === undefined && pre.ifNoneMatch === undefined)) return;
+    const current = await b.ufs.stat(b.prefix + key).catch((e) => { throw fromUfsError(e, path); });
+    if (pre.ifNoneMatch === '*' && current) throw new ObjectError('PreconditionFailed', `${path} exists (If-None-Match: *)`);
+    if (pre.ifMatch !== undefined) {
+      if (!current) throw new ObjectError('NoSuchKey', `${path} does not exist`);
+      if (pre.ifMatch.trim() !== '*' && !sameEtag(pre.ifMatch, current.etag)) throw new ObjectError('PreconditionFailed', `${path} has another entity tag (If-Match)`);
+    }
+  }
+
   // ---------------- buckets ----------------
 
   private bucket(name: string): ResolvedBucket {
@@ -109,14 +179,15 @@ export class ObjectStore {
   }
 
   private async requireBucket(name: string): Promise<ResolvedBucket> {
+    if (!validBucketDirName(name)) throw new ObjectError('NoSuchBucket', `bucket ${name} does not exist`);
     const b = this.bucket(name);
     if (b.isMountPoint) return b;
-    if (!validBucketDirName(name)) throw new ObjectError('NoSuchBucket', `bucket ${name} does not exist`);
-    const cached = this.meta.get(`/${name}/`);
+    const path = namespacePath(name, '');
+    const cached = this.meta.get(path);
     if (cached && Date.now() - cached.fetchedAt < this.opts.metadataSyncIntervalMs) return b;
     const st = await b.ufs.stat(b.prefix).catch((e) => { throw fromUfsError(e, `bucket ${name}`); });
     if (!st) throw new ObjectError('NoSuchBucket', `bucket ${name} does not exist`);
-    this.remember(`/${name}/`, st);
+    this.remember(path, st);
     return b;
   }
 
@@ -129,7 +200,7 @@ export class ObjectStore {
         const page = await root.ufs.list({ prefix: '', delimiter: '/', startAfter, maxKeys: 1000 }).catch((e) => { throw fromUfsError(e, 'the root mount'); });
         for (const cp of page.commonPrefixes) {
           const name = cp.slice(0, -1);
-          if (!validBucketDirName(name)) continue;
+          if (!validBucketDirName(name) || name.includes(':')) continue;
           const st = await root.ufs.stat(cp).catch(() => null);
           out.set(name, { name, creationDateMs: st?.mtimeMs ?? Date.now() });
         }
@@ -146,28 +217,30 @@ export class ObjectStore {
   }
 
   async createBucket(name: string): Promise<void> {
-    if (!validBucketDirName(name) || (this.opts.enforceBucketNamingRules && !AWS_BUCKET_NAME.test(name))) {
+    // Sub-directory buckets ("a:b") name directories that are made like any other bucket.
+    const plain = !name.includes(':');
+    if (!validBucketDirName(name) || (plain && this.opts.enforceBucketNamingRules && !AWS_BUCKET_NAME.test(name))) {
       throw new ObjectError('InvalidBucketName', `the bucket name "${name}" is not valid`);
     }
     const b = this.bucket(name);
     if (b.isMountPoint) throw new ObjectError('BucketAlreadyOwnedByYou', `bucket ${name} already exists (it is a mount point)`);
     const st = await b.ufs.stat(b.prefix).catch((e) => { throw fromUfsError(e, `bucket ${name}`); });
     if (st) throw new ObjectError('BucketAlreadyOwnedByYou', `bucket ${name} already exists`);
-    if (b.readOnly) throw new ObjectError('ReadOnly', 'the root mount is read-only');
+    if (b.readOnly) throw new ObjectError('ReadOnly', 'the mount is read-only');
     await b.ufs.mkdir(b.prefix).catch((e) => { throw fromUfsError(e, `bucket ${name}`); });
-    this.meta.delete(`/${name}/`);
+    this.meta.delete(namespacePath(name, ''));
   }
 
   async deleteBucket(name: string): Promise<void> {
     const b = await this.requireBucket(name);
     if (b.isMountPoint) throw new ObjectError('BucketIsMountPoint', `bucket ${name} is a mount point: remove it with "alluxio mount remove /${name}"`);
-    if (b.readOnly) throw new ObjectError('ReadOnly', 'the root mount is read-only');
+    if (b.readOnly) throw new ObjectError('ReadOnly', 'the mount is read-only');
     const page = await b.ufs.list({ prefix: b.prefix, maxKeys: 2 }).catch((e) => { throw fromUfsError(e, `bucket ${name}`); });
     if (page.objects.some((o) => o.key !== b.prefix) || page.commonPrefixes.length > 0) {
       throw new ObjectError('BucketNotEmpty', `bucket ${name} is not empty`);
     }
     await b.ufs.delete(b.prefix).catch((e) => { throw fromUfsError(e, `bucket ${name}`); });
-    this.meta.delete(`/${name}/`);
+    this.meta.delete(namespacePath(name, ''));
   }
 
   // ---------------- objects ----------------
@@ -175,10 +248,10 @@ export class ObjectStore {
   /** Metadata of an object (or folder object "dir/"), from the cache while it is fresh. */
   async statObject(bucket: string, key: string, opts: { useCache: boolean } = { useCache: true }): Promise<UfsStatus> {
     const b = await this.requireBucket(bucket);
-    const path = `/${bucket}/${key}`;
+    const path = namespacePath(bucket, key);
     const cached = opts.useCache ? this.meta.get(path) : undefined;
     if (cached && Date.now() - cached.fetchedAt < this.opts.metadataSyncIntervalMs) return cached.status;
-    const st = await b.ufs.stat(b.prefix + key).catch((e) => { throw fromUfsError(e, `${path}`); });
+    const st = await b.ufs.stat(b.prefix + key).catch((e) => { throw fromUfsError(e, path); });
     if (!st) {
       this.meta.delete(path);
       throw new ObjectError('NoSuchKey', `${path} does not exist`);
@@ -190,18 +263,18 @@ export class ObjectStore {
   }
 
   /**
-   * The bytes of `range` of an object. With `useCache` false (serving for an unreachable owner)
-   * the UFS is read directly and nothing is cached here.
+   * The bytes of `range` of an object. With `useCache` false (serving for an unreachable owner,
+   * or reading a copy source owned elsewhere) the UFS is read directly and nothing is cached.
    */
   readObject(bucket: string, key: string, status: UfsStatus, range: ByteRange, opts: { useCache: boolean; signal?: AbortSignal }): AsyncGenerator<Buffer> {
     const b = this.bucket(bucket);
-    const path = `/${bucket}/${key}`;
+    const path = namespacePath(bucket, key);
     if (opts.useCache) return this.translateErrors(this.reader.read(b.ufs, b.prefix + key, path, status, range, opts.signal), path);
     return this.translateErrors(this.direct(b, key, status, range, opts.signal), path);
   }
 
   private async *direct(b: ResolvedBucket, key: string, status: UfsStatus, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
-    if (status.size === 0) return;
+    if (status.size === 0 || range.end < range.start) return;
     const stream = await b.ufs.read(b.prefix + key, { range, fingerprint: status.fingerprint, signal });
     yield* stream as AsyncIterable<Buffer>;
   }
@@ -219,48 +292,79 @@ export class ObjectStore {
   async putObject(bucket: string, key: string, body: Readable, opts: PutOptions): Promise<UfsStatus> {
     const b = await this.requireBucket(bucket);
     if (b.readOnly) throw new ObjectError('ReadOnly', `bucket ${bucket} is read-only`);
-    const path = `/${bucket}/${key}`;
-    if (key.endsWith('/')) {
-      // A folder object: a directory in the UFS. S3 clients (s3fs, consoles) send it empty.
-      for await (const _ of body) { /* drain */ }
-      await b.ufs.mkdir(b.prefix + key).catch((e) => { throw fromUfsError(e, path); });
-      this.meta.delete(path);
-      return this.statObject(bucket, key);
-    }
+    const path = namespacePath(bucket, key);
+    if (key.endsWith('/')) return this.putFolder(b, bucket, key, body, opts);
     const keep = { pages: [] as Buffer[], max: this.opts.cacheOnWriteMaxBytes, overflow: false };
-    const hasher = new HashingStream(keep);
+    const hasher = new HashingStream({ sha256: opts.sha256Hex !== undefined, checksum: opts.checksum?.algorithm }, keep);
     // pipeline also forwards an error the body already had before we got here.
     pipeline(body, hasher, () => undefined);
-    const source = hasher;
+    let release: (() => void) | undefined;
     let status: UfsStatus;
     try {
-      status = await b.ufs.write(b.prefix + key, source, {
+      status = await b.ufs.write(b.prefix + key, hasher, {
         contentType: opts.contentType,
+        headers: opts.headers,
         userMetadata: opts.userMetadata,
+        tags: opts.tags,
         contentLength: opts.contentLength,
         signal: opts.signal,
-        beforeCommit: () => {
+        beforeCommit: async () => {
           const digest = hasher.digest();
           if (opts.contentLength !== undefined && hasher.bytes !== opts.contentLength) {
             throw new ObjectError('IncompleteBody', `received ${hasher.bytes} of ${opts.contentLength} bytes`);
           }
           if (opts.contentMd5 !== undefined && digest.toString('base64') !== opts.contentMd5) {
-            throw new ObjectError('BadDigest', 'the Content-MD5 does not match the body');
+            throw new ObjectError('BadDigest', 'The Content-MD5 you specified did not match what we received.');
           }
-          opts.verify?.();
-          return { md5Hex: opts.etag ?? digest.toString('hex') };
+          if (opts.sha256Hex !== undefined && hasher.sha256!.digest('hex') !== opts.sha256Hex.toLowerCase()) {
+            throw new ObjectError('ContentSha256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.');
+          }
+          let checksum = opts.storedChecksum;
+          if (opts.checksum && hasher.checksum) {
+            const value = (await hasher.checksum.digest()).toString('base64');
+            const expected = opts.checksum.expected?.();
+            if (expected !== undefined && expected !== value) {
+              throw new ObjectError('BadDigest', `The ${opts.checksum.algorithm} you specified did not match the calculated checksum.`);
+            }
+            checksum = { algorithm: opts.checksum.algorithm, value, type: 'FULL_OBJECT' };
+          }
+          release = await this.lockKey(path);
+          await this.checkPrecondition(b, key, path, opts.precondition);
+          return { md5Hex: digest.toString('hex'), etag: opts.etag, checksum };
         },
       });
     } catch (err) {
       throw fromUfsError(err, path);
     } finally {
       this.meta.delete(path);
+      release?.();
     }
     status = { ...status, key };
     this.remember(path, status);
     await this.opts.pages.invalidate(path);
     if (!keep.overflow) await this.cacheWrittenPages(path, status, keep.pages);
     return status;
+  }
+
+  /** A folder object "dir/": a directory in the UFS. S3 clients (s3fs, consoles) send it empty. */
+  private async putFolder(b: ResolvedBucket, bucket: string, key: string, body: Readable, opts: PutOptions): Promise<UfsStatus> {
+    const path = namespacePath(bucket, key);
+    let bytes = 0;
+    for await (const chunk of body) bytes += (chunk as Buffer).length;
+    if (bytes > 0) throw new ObjectError('InvalidArgument', `a key ending in "/" names a folder and cannot hold data (${bytes} bytes sent)`);
+    const release = await this.lockKey(path);
+    try {
+      await this.checkPrecondition(b, key, path, opts.precondition);
+      await b.ufs.mkdir(b.prefix + key).catch((e) => { throw fromUfsError(e, path); });
+      if (opts.tags || opts.userMetadata || opts.headers) {
+        await b.ufs.updateMetadata(b.prefix + key, { replace: { contentType: opts.contentType ?? 'application/x-directory', headers: opts.headers, userMetadata: opts.userMetadata }, tags: opts.tags })
+          .catch((e) => { throw fromUfsError(e, path); });
+      }
+    } finally {
+      release();
+    }
+    this.meta.delete(path);
+    return this.statObject(bucket, key);
   }
 
   private async cacheWrittenPages(path: string, status: UfsStatus, chunks: Buffer[]): Promise<void> {
@@ -272,10 +376,59 @@ export class ObjectStore {
     }
   }
 
+  /**
+   * CopyObject: the source's bytes streamed into the destination (any mount to any mount), or,
+   * onto itself with new metadata, a metadata update that leaves the bytes alone.
+   */
+  async copyObject(src: { bucket: string; key: string }, dst: { bucket: string; key: string }, opts: CopyOptions): Promise<UfsStatus> {
+    const source = await this.statObject(src.bucket, src.key, { useCache: false });
+    opts.checkSource?.(source);
+    if (source.isDirectory) throw new ObjectError('InvalidArgument', 'a folder object cannot be copied');
+    const srcPath = namespacePath(src.bucket, src.key);
+    const dstPath = namespacePath(dst.bucket, dst.key);
+    if (srcPath === dstPath) {
+      if (!opts.replace && opts.tags === undefined) {
+        throw new ObjectError('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.');
+      }
+      return this.updateMetadata(dst.bucket, dst.key, { replace: opts.replace, tags: opts.tags, precondition: opts.precondition });
+    }
+    const meta = opts.replace ?? { contentType: source.contentType, headers: source.headers, userMetadata: source.userMetadata };
+    const body = Readable.from(this.readObject(src.bucket, src.key, source, { start: 0, end: source.size - 1 }, { useCache: false, signal: opts.signal }));
+    return this.putObject(dst.bucket, dst.key, body, {
+      ...meta,
+      tags: opts.tags ?? source.tags,
+      contentLength: source.size,
+      // The copy carries the source's checksum algorithm, computed afresh over the whole object.
+      checksum: source.checksum ? { algorithm: source.checksum.algorithm } : undefined,
+      precondition: opts.precondition,
+      signal: opts.signal,
+    });
+  }
+
+  /** Metadata and/or tags changed in place, under the key's commit lock. */
+  async updateMetadata(bucket: string, key: string, update: { replace?: CopyOptions['replace']; tags?: Record<string, string>; precondition?: WritePrecondition }): Promise<UfsStatus> {
+    const b = await this.requireBucket(bucket);
+    if (b.readOnly) throw new ObjectError('ReadOnly', `bucket ${bucket} is read-only`);
+    const path = namespacePath(bucket, key);
+    const release = await this.lockKey(path);
+    try {
+      await this.checkPrecondition(b, key, path, update.precondition);
+      const before = this.meta.get(path)?.status;
+      const st = await b.ufs.updateMetadata(b.prefix + key, { replace: update.replace, tags: update.tags }).catch((e) => { throw fromUfsError(e, path); });
+      const status = { ...st, key };
+      if (before && before.fingerprint !== status.fingerprint) await this.opts.pages.invalidate(path);
+      this.remember(path, status);
+      return status;
+    } finally {
+      release();
+    }
+  }
+
   async deleteObject(bucket: string, key: string): Promise<void> {
     const b = await this.requireBucket(bucket);
     if (b.readOnly) throw new ObjectError('ReadOnly', `bucket ${bucket} is read-only`);
-    const path = `/${bucket}/${key}`;
+    const path = namespacePath(bucket, key);
+    const release = await this.lockKey(path);
     this.meta.delete(path);
     try {
       await b.ufs.delete(b.prefix + key);
@@ -284,6 +437,7 @@ export class ObjectStore {
       if (!(e instanceof ObjectError && e.code === 'NoSuchKey')) throw e;
     } finally {
       this.meta.delete(path);
+      release();
       await this.opts.pages.invalidate(path);
     }
   }
@@ -304,12 +458,42 @@ export class ObjectStore {
       lastKey: res.lastKey === undefined ? undefined : strip(res.lastKey),
     };
   }
+
+  /** The UFS behind a bucket, for the multipart store's pass-through. */
+  resolveForWrite(bucket: string): Promise<ResolvedBucket> {
+    return this.requireBucket(bucket).then((b) => {
+      if (b.readOnly) throw new ObjectError('ReadOnly', `bucket ${bucket} is read-only`);
+      return b;
+    });
+  }
+
+  /** Records the result of a write done outside putObject (a pass-through multipart complete). */
+  async committed(bucket: string, key: string, status: UfsStatus): Promise<void> {
+    const path = namespacePath(bucket, key);
+    await this.opts.pages.invalidate(path);
+    this.remember(path, { ...status, key });
+  }
+
+  /** Runs `fn` holding the key's commit lock after checking the precondition. */
+  async withCommitLock<T>(bucket: string, key: string, precondition: WritePrecondition | undefined, fn: () => Promise<T>): Promise<T> {
+    const b = await this.requireBucket(bucket);
+    const path = namespacePath(bucket, key);
+    const release = await this.lockKey(path);
+    try {
+      await this.checkPrecondition(b, key, path, precondition);
+      return await fn();
+    } finally {
+      release();
+    }
+  }
 }
 
 /**
- * A bucket of the root mount is a directory: whatever S3 allows must also be a safe single
- * path segment (no '/', no '.', '..', nothing reserved).
+ * A bucket of the root mount is a directory: whatever S3 allows must also be a safe path. A
+ * name may hold ':' separators for sub-directory buckets (seed 003: "a:b:c" is /a/b/c), each
+ * segment a safe single path segment (no '/', '.', '..', nothing reserved).
  */
 export function validBucketDirName(name: string): boolean {
-  return name.length >= 1 && name.length <= 255 && !name.includes('/') && !name.includes('\\') && !name.includes('\0') && !name.startsWith('.') && name !== '..';
+  if (name.length < 1 || name.length > 255) return false;
+  return name.split(':').every((seg) => seg.length >= 1 && !seg.includes('/') && !seg.includes('\\') && !seg.includes('\0') && !seg.startsWith('.') && seg !== '..');
 }

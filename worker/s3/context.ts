@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import os from 'node:os';
 import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from '../../common/log.js';
-import type { ObjectStore } from '../objects/object-store.js';
-import type { MultipartStore } from '../objects/multipart.js';
+import type { ChecksumRequest, ObjectStore, WritePrecondition } from '../objects/object-store.js';
+import type { MultipartStore, UploadInfo } from '../objects/multipart.js';
+import { STORED_HEADERS, type ChecksumAlgorithm } from '../../common/ufs/types.js';
+import { CHECKSUM_ALGORITHMS, checksumHeaderName, isValidChecksumValue, parseChecksumAlgorithm } from '../../common/checksums.js';
 import { S3Error } from './errors.js';
 import { AwsChunkedDecoder } from './aws-chunked.js';
 import type { S3Request } from './router.js';
+import type { Identity } from './auth.js';
 
 /** What a handler needs for one request: the parsed operation and the services behind it. */
 export interface RequestContext {
@@ -18,16 +20,30 @@ export interface RequestContext {
   signal: AbortSignal;
   /** False when serving for an owner that cannot be reached: read the UFS, cache nothing. */
   useCache: boolean;
+  /** Who is asking (SIMPLE mode: the access key of the credential, else the process user). */
+  identity: Identity;
   services: S3Services;
+}
+
+/** Bucket tag sets, kept cluster-wide by the coordinator. */
+export interface BucketTagStore {
+  get(bucket: string): Promise<Record<string, string> | undefined>;
+  put(bucket: string, tags: Record<string, string>): Promise<void>;
+  delete(bucket: string): Promise<void>;
 }
 
 export interface S3Services {
   objects: ObjectStore;
   multipart: MultipartStore;
+  bucketTags: BucketTagStore;
   region: string;
   metadataMaxBytes: number;
+  taggingRestrictions: boolean;
+  completeKeepAlive: { enabled: boolean; maxIntervalMs: number };
   /** Deletes a key on the worker that owns it (keeps the owner's caches coherent). */
   deleteOnOwner(bucket: string, key: string, log: Logger): Promise<void>;
+  /** Multipart uploads of a bucket on every live worker (each holds its own). */
+  listUploadsEverywhere(bucket: string, prefix: string, log: Logger): Promise<UploadInfo[]>;
 }
 
 export function header(req: IncomingMessage, name: string): string | undefined {
@@ -35,17 +51,6 @@ export function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** The user named by the request: the access key of a SigV4/SigV2 credential, else the process user (SIMPLE mode). */
-export function requestUser(req: IncomingMessage): string {
-  const auth = header(req, 'authorization') ?? '';
-  const v4 = /Credential\s*=\s*([^/,\s]+)\//.exec(auth);
-  if (v4) return v4[1];
-  const v2 = /^AWS\s+([^:]+):/.exec(auth);
-  if (v2) return v2[1];
-  const q = new URLSearchParams(req.url?.split('?')[1] ?? '');
-  const presigned = q.get('X-Amz-Credential')?.split('/')[0] ?? q.get('AWSAccessKeyId');
-  return presigned || os.userInfo().username;
-}
 
 /** x-amz-meta-* headers, size-checked like S3 (names without the prefix plus values). */
 export function userMetadata(req: IncomingMessage, maxBytes: number): Record<string, string> {
@@ -70,11 +75,83 @@ export function contentMd5(req: IncomingMessage): string | undefined {
   return v.trim();
 }
 
+/** Content-Encoding (without aws-chunked), Content-Disposition, Content-Language, Cache-Control, Expires as sent. */
+export function storedHeaders(req: IncomingMessage): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const name of STORED_HEADERS) {
+    const v = name === 'content-encoding' ? storedContentEncoding(req) : header(req, name);
+    if (v !== undefined && v !== '') out[name] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** `x-amz-content-sha256` when it is a digest (not UNSIGNED-PAYLOAD or a STREAMING-… marker). */
+export function contentSha256(req: IncomingMessage): string | undefined {
+  const v = header(req, 'x-amz-content-sha256');
+  return v !== undefined && /^[0-9a-fA-F]{64}$/.test(v) ? v : undefined;
+}
+
+/**
+ * The additional checksum a write carries: a value in an `x-amz-checksum-<alg>` header, a
+ * value to come in the aws-chunked trailer named by `x-amz-trailer`, or only an algorithm
+ * (`x-amz-sdk-checksum-algorithm`), which is computed and stored unverified.
+ */
+export function checksumRequest(req: IncomingMessage, trailers: ReadonlyMap<string, string> | undefined): ChecksumRequest | undefined {
+  const present = CHECKSUM_ALGORITHMS.filter((a) => header(req, checksumHeaderName(a)) !== undefined);
+  if (present.length > 1) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  if (present.length === 1) {
+    const algorithm = present[0];
+    const value = header(req, checksumHeaderName(algorithm))!.trim();
+    if (!isValidChecksumValue(algorithm, value)) throw new S3Error('InvalidRequest', `Value for ${checksumHeaderName(algorithm)} header is invalid.`);
+    return { algorithm, expected: () => value };
+  }
+  const trailer = header(req, 'x-amz-trailer');
+  if (trailer !== undefined) {
+    const algorithm = parseChecksumAlgorithm(trailer.trim());
+    if (!algorithm) throw new S3Error('InvalidRequest', `The x-amz-trailer header names an unsupported trailer: ${trailer}`);
+    if (!trailers) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body.');
+    return {
+      algorithm,
+      expected: () => {
+        const value = trailers.get(checksumHeaderName(algorithm));
+        if (value === undefined) throw new S3Error('IncompleteBody', `The body ended without the ${checksumHeaderName(algorithm)} trailer it announced.`);
+        if (!isValidChecksumValue(algorithm, value)) throw new S3Error('InvalidRequest', `Value for ${checksumHeaderName(algorithm)} trailing header is invalid.`);
+        return value;
+      },
+    };
+  }
+  const declared = header(req, 'x-amz-sdk-checksum-algorithm') ?? header(req, 'x-amz-checksum-algorithm');
+  if (declared !== undefined) {
+    const algorithm = parseChecksumAlgorithm(declared.trim());
+    if (!algorithm) throw new S3Error('InvalidRequest', `Checksum algorithm ${declared} is not supported.`);
+    return { algorithm };
+  }
+  return undefined;
+}
+
+export function checksumAlgorithmHeader(req: IncomingMessage): ChecksumAlgorithm | undefined {
+  const declared = header(req, 'x-amz-checksum-algorithm');
+  if (declared === undefined) return undefined;
+  const algorithm = parseChecksumAlgorithm(declared.trim());
+  if (!algorithm) throw new S3Error('InvalidRequest', `Checksum algorithm ${declared} is not supported.`);
+  return algorithm;
+}
+
+/** If-None-Match: * and If-Match: <etag> on a write (S3 conditional writes). */
+export function writePrecondition(req: IncomingMessage): WritePrecondition | undefined {
+  const ifNoneMatch = header(req, 'if-none-match');
+  const ifMatch = header(req, 'if-match');
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw new S3Error('NotImplemented', 'If-None-Match on a write accepts only "*".');
+  return { ifMatch, ifNoneMatch: ifNoneMatch !== undefined ? '*' : undefined };
+}
+
 /**
  * The request body as the object's bytes: aws-chunked framing removed, with the length the
- * object must have (x-amz-decoded-content-length for aws-chunked, else Content-Length).
+ * object must have (x-amz-decoded-content-length for aws-chunked, else Content-Length) and the
+ * trailers the framing carried (filled in as the body is read).
  */
-export function objectBody(req: IncomingMessage): { body: Readable; length: number | undefined } {
+export function objectBody(req: IncomingMessage): { body: Readable; length: number | undefined; trailers?: ReadonlyMap<string, string> } {
   const encoding = header(req, 'content-encoding') ?? '';
   const sha = header(req, 'x-amz-content-sha256') ?? '';
   const chunked = encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-');
@@ -90,7 +167,7 @@ export function objectBody(req: IncomingMessage): { body: Readable; length: numb
     // happens before the object layer starts consuming leaves the decoder destroyed with that
     // error (which its consumer then sees), never an unhandled 'error' event.
     pipeline(req, decoder, () => undefined);
-    return { body: decoder, length: parseLen('x-amz-decoded-content-length') };
+    return { body: decoder, length: parseLen('x-amz-decoded-content-length'), trailers: decoder.trailers };
   }
   return { body: req, length: parseLen('content-length') };
 }

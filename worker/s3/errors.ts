@@ -6,6 +6,10 @@
 export const S3_ERRORS = {
   AccessDenied: [403, 'Access Denied'],
   BadDigest: [400, 'The Content-MD5 you specified did not match what we received.'],
+  BadRequest: [400, 'Bad Request'],
+  InvalidTag: [400, 'The tag provided was not a valid tag.'],
+  NoSuchTagSet: [404, 'The TagSet does not exist'],
+  InvalidObjectState: [403, 'The operation is not valid for the current state of the object.'],
   BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
   BucketNotEmpty: [409, 'The bucket you tried to delete is not empty'],
   EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed object size.'],

@@ -23,10 +23,14 @@ const MAP: Record<ObjectError['code'], S3ErrorCode> = {
   UfsAccessDenied: 'AccessDenied',
   Changed: 'ServiceUnavailable',
   Aborted: 'RequestTimeout',
+  PreconditionFailed: 'PreconditionFailed',
+  ContentSha256Mismatch: 'XAmzContentSHA256Mismatch',
+  InvalidRequest: 'InvalidRequest',
+  InvalidArgument: 'InvalidArgument',
 };
 
 /** Messages of these are safe and useful to show the client; others keep S3's generic text. */
-const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'IncompleteBody', 'InvalidBucketName']);
+const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'IncompleteBody', 'InvalidBucketName', 'BadDigest', 'InvalidRequest', 'InvalidArgument', 'InvalidPartOrder']);
 
 export function toS3Error(err: unknown, resource: { bucket?: string; key?: string }): unknown {
   // Broken aws-chunked framing is the client's fault: a 400 it will not blindly retry.

@@ -19,8 +19,18 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
+function asS3Error(err: unknown): S3Error {
+  return err instanceof S3Error ? err : new S3Error('InternalError', undefined, {}, { cause: err });
+}
+
+/** The S3 error document; nothing may follow `</Error>` (JS v3 checks the last bytes, S3-CLIENTS R5). */
+export function errorXml(err: unknown, resource: string, requestId: string): string {
+  const s3err = asS3Error(err);
+  return renderXml('Error', { Code: s3err.code, Message: s3err.message, ...s3err.extra, Resource: resource, RequestId: requestId }, null);
+}
+
 export function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, resource: string, requestId: string, log: Logger): void {
-  const s3err = err instanceof S3Error ? err : new S3Error('InternalError', undefined, {}, { cause: err });
+  const s3err = asS3Error(err);
   if (s3err.status >= 500) log.warn({ err: err instanceof S3Error ? (err.cause ?? err) : err, code: s3err.code }, 'request failed');
   else log.info({ code: s3err.code, msg_detail: s3err.message }, 'request refused');
   if (res.headersSent) {
@@ -35,7 +45,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: unknow
     res.end();
     return;
   }
-  const body = renderXml('Error', { Code: s3err.code, Message: s3err.message, ...s3err.extra, Resource: resource, RequestId: requestId }, null);
+  const body = errorXml(s3err, resource, requestId);
   res.writeHead(s3err.status, { ...headers, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }

@@ -22,6 +22,8 @@ import { toS3Error } from './object-errors.js';
 import { renderXml } from './xml.js';
 import { FORWARDED_HEADER, Forwarder, OwnerUnreachable } from './proxy.js';
 import type { RequestContext, S3Services } from './context.js';
+import type { Authenticator } from './auth.js';
+import type { MultipartStore, UploadInfo } from '../objects/multipart.js';
 
 export const REDIRECT_MARK = 'alluxio-redirected';
 const REQUEST_ID_HEADER = 'x-alluxio-request-id';
@@ -29,7 +31,9 @@ const REQUEST_ID_HEADER = 'x-alluxio-request-id';
 export interface S3ServerOptions {
   selfId: string;
   view: ClusterView;
-  services: Omit<S3Services, 'deleteOnOwner'>;
+  services: Omit<S3Services, 'deleteOnOwner' | 'listUploadsEverywhere'>;
+  authenticator: Authenticator;
+  virtualHostDomains: readonly string[];
   ready: () => boolean;
   /** Counters served on /_alluxio/stats (UFS operations, cache hits and misses, page store usage). */
   stats: () => object;
@@ -55,7 +59,11 @@ export class S3Server {
 
   constructor(private readonly opts: S3ServerOptions) {
     this.forwarder = new Forwarder(opts.selfId, opts.proxyConnectTimeoutMs);
-    this.services = { ...opts.services, deleteOnOwner: (b, k, log) => this.deleteOnOwner(b, k, log) };
+    this.services = {
+      ...opts.services,
+      deleteOnOwner: (b, k, log) => this.deleteOnOwner(b, k, log),
+      listUploadsEverywhere: (b, p, log) => this.listUploadsEverywhere(b, p, log),
+    };
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
@@ -120,7 +128,14 @@ export class S3Server {
         res.end(JSON.stringify({ id: this.opts.selfId, version: this.opts.view.version, ...this.opts.stats() }));
         return;
       }
-      s3 = parseS3Request(req.method ?? 'GET', req.url ?? '/', req.headers);
+      if (req.url?.startsWith('/_alluxio/uploads?') && forwardedBy) {
+        const q = new URLSearchParams(req.url.slice(req.url.indexOf('?') + 1));
+        const uploads = await this.opts.services.multipart.listUploads(q.get('bucket') ?? '', q.get('prefix') ?? '');
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify(uploads));
+        return;
+      }
+      s3 = parseS3Request(req.method ?? 'GET', req.url ?? '/', req.headers, { virtualHostDomains: this.opts.virtualHostDomains });
       if (!this.opts.ready()) throw new S3Error('ServiceUnavailable', 'This worker has not received the mount table from the coordinator yet.');
       let useCache = true;
       if (isObjectRequest(s3) && !forwardedBy) {
@@ -133,7 +148,9 @@ export class S3Server {
           useCache = false;
         }
       }
-      const ctx: RequestContext = { req, res, s3, requestId, log, signal: abort.signal, useCache, services: this.services };
+      // Who is asking is settled before anything is served (SIMPLE mode names, later modes verify).
+      const identity = await this.opts.authenticator.authenticate(req);
+      const ctx: RequestContext = { req, res, s3, requestId, log, signal: abort.signal, useCache, identity, services: this.services };
       await dispatch(ctx);
     } catch (err) {
       const bucket = s3 && 'bucket' in s3 ? s3.bucket : undefined;
@@ -191,6 +208,23 @@ export class S3Server {
       }
       throw err;
     }
+  }
+
+  /** Every live worker's uploads for a bucket (ours read locally, the others' over HTTP). */
+  private async listUploadsEverywhere(bucket: string, prefix: string, log: Logger): Promise<UploadInfo[]> {
+    const q = new URLSearchParams({ bucket, prefix });
+    const lists = await Promise.all([...this.opts.view.members.values()].map(async (m) => {
+      if (m.id === this.opts.selfId) return this.opts.services.multipart.listUploads(bucket, prefix);
+      try {
+        const r = await this.forwarder.request('GET', m.address.host, m.address.s3_port, `/_alluxio/uploads?${q}`);
+        return r.status === 200 ? (JSON.parse(r.body) as UploadInfo[]) : [];
+      } catch (err) {
+        log.warn({ worker: m.id, err: (err as Error).message }, 'could not list a worker\'s multipart uploads');
+        return [];
+      }
+    }));
+    if (!this.opts.view.members.has(this.opts.selfId)) lists.push(await this.opts.services.multipart.listUploads(bucket, prefix));
+    return lists.flat();
   }
 
   private async deleteOnOwner(bucket: string, key: string, log: Logger): Promise<void> {

@@ -2,15 +2,16 @@
 import { S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { isoDate, parseXmlBody, urlEncodeKey } from '../xml.js';
-import { header, readSmallBody, requestUser, type RequestContext } from '../context.js';
+import { header, readSmallBody, type RequestContext } from '../context.js';
+import { tagsFromXml, tagsXml, MAX_BUCKET_TAGS } from '../tagging.js';
+import { ownerOnlyAcl, putAcl } from './object.js';
 import type { UfsStatus } from '../../../common/ufs/types.js';
 
 const MAX_DELETE_KEYS = 1000;
 const MAX_XML_BYTES = 2 * 1024 * 1024;
 
 function owner(ctx: RequestContext) {
-  const user = requestUser(ctx.req);
-  return { ID: user, DisplayName: user };
+  return { ID: ctx.identity.user, DisplayName: ctx.identity.user };
 }
 
 export async function listBuckets(ctx: RequestContext): Promise<void> {
@@ -36,7 +37,44 @@ export async function headBucket(ctx: RequestContext, bucket: string): Promise<v
 
 export async function deleteBucket(ctx: RequestContext, bucket: string): Promise<void> {
   await ctx.services.objects.deleteBucket(bucket);
+  // A bucket made again later starts without the old one's tags.
+  await ctx.services.bucketTags.delete(bucket).catch((err) => ctx.log.warn({ err }, 'could not drop the deleted bucket\'s tags'));
   sendEmpty(ctx.res, 204);
+}
+
+export async function getBucketTagging(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  const tags = await ctx.services.bucketTags.get(bucket);
+  if (tags === undefined) throw new S3Error('NoSuchTagSet', undefined, { BucketName: bucket });
+  sendXml(ctx.res, 200, 'Tagging', tagsXml(tags));
+}
+
+export async function putBucketTagging(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  const tags = tagsFromXml(await readSmallBody(ctx.req, 64 * 1024), ctx.services.taggingRestrictions, MAX_BUCKET_TAGS);
+  await ctx.services.bucketTags.put(bucket, tags);
+  sendEmpty(ctx.res, 204);
+}
+
+export async function deleteBucketTagging(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  await ctx.services.bucketTags.delete(bucket);
+  sendEmpty(ctx.res, 204);
+}
+
+export async function getBucketAcl(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  sendXml(ctx.res, 200, 'AccessControlPolicy', ownerOnlyAcl(ctx.identity.user));
+}
+
+export async function putBucketAcl(ctx: RequestContext, bucket: string): Promise<void> {
+  await putAcl(ctx, () => ctx.services.objects.headBucket(bucket));
+}
+
+/** Versioning is never enabled: an empty configuration, as S3 answers for such a bucket. */
+export async function getBucketVersioning(ctx: RequestContext, bucket: string): Promise<void> {
+  await ctx.services.objects.headBucket(bucket);
+  sendXml(ctx.res, 200, 'VersioningConfiguration', {});
 }
 
 export async function getBucketLocation(ctx: RequestContext, bucket: string): Promise<void> {

@@ -1,11 +1,18 @@
-/** Object-level operations: GET/HEAD (ranges, conditionals, response-* overrides), PUT, DELETE. */
+/**
+ * Object-level operations: GET/HEAD (ranges, conditionals, checksums, response-* overrides),
+ * PUT (metadata, tags, integrity, conditional writes), DELETE, CopyObject, tagging and ACLs.
+ */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange, UfsStatus } from '../../../common/ufs/types.js';
+import { checksumHeaderName } from '../../../common/checksums.js';
 import { ObjectError } from '../../objects/errors.js';
 import { S3Error } from '../errors.js';
-import { sendEmpty } from '../respond.js';
-import { contentMd5, header, objectBody, userMetadata, type RequestContext } from '../context.js';
+import { sendEmpty, sendXml } from '../respond.js';
+import { isoDate } from '../xml.js';
+import { checksumRequest, contentMd5, contentSha256, header, objectBody, readSmallBody, storedHeaders, userMetadata, writePrecondition, type RequestContext } from '../context.js';
+import { tagsFromHeader, tagsFromXml, tagsXml, MAX_OBJECT_TAGS } from '../tagging.js';
+import { checkTags } from '../tagging.js';
 
 /** S3 objects are at most 5 TiB. */
 export const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
@@ -44,23 +51,27 @@ function etagMatches(list: string, etag: string): boolean {
   });
 }
 
-/** RFC 7232 evaluation as S3 applies it; throws 304 NotModified or 412 PreconditionFailed. */
-export function checkConditions(ctx: RequestContext, st: UfsStatus): void {
-  const ifMatch = header(ctx.req, 'if-match');
-  const ifNoneMatch = header(ctx.req, 'if-none-match');
-  const ifModifiedSince = parseHttpDate(header(ctx.req, 'if-modified-since'));
-  const ifUnmodifiedSince = parseHttpDate(header(ctx.req, 'if-unmodified-since'));
+/**
+ * RFC 7232 evaluation as S3 applies it; throws 304 NotModified or 412 PreconditionFailed.
+ * `prefix` selects the copy-source variants (x-amz-copy-source-if-*), which answer 412 for all.
+ */
+export function checkConditions(ctx: RequestContext, st: UfsStatus, prefix = ''): void {
+  const ifMatch = header(ctx.req, `${prefix}if-match`);
+  const ifNoneMatch = header(ctx.req, `${prefix}if-none-match`);
+  const ifModifiedSince = parseHttpDate(header(ctx.req, `${prefix}if-modified-since`));
+  const ifUnmodifiedSince = parseHttpDate(header(ctx.req, `${prefix}if-unmodified-since`));
+  const notModified = prefix === '' ? new S3Error('NotModified') : new S3Error('PreconditionFailed', undefined, { Condition: `${prefix}If-None-Match` });
   // HTTP dates have second precision.
   const mtime = Math.floor(st.mtimeMs / 1000) * 1000;
   if (ifMatch !== undefined) {
-    if (!etagMatches(ifMatch, st.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Match' });
+    if (!etagMatches(ifMatch, st.etag)) throw new S3Error('PreconditionFailed', undefined, { Condition: `${prefix}If-Match` });
   } else if (ifUnmodifiedSince !== undefined && mtime > ifUnmodifiedSince) {
-    throw new S3Error('PreconditionFailed', undefined, { Condition: 'If-Unmodified-Since' });
+    throw new S3Error('PreconditionFailed', undefined, { Condition: `${prefix}If-Unmodified-Since` });
   }
   if (ifNoneMatch !== undefined) {
-    if (etagMatches(ifNoneMatch, st.etag)) throw new S3Error('NotModified');
+    if (etagMatches(ifNoneMatch, st.etag)) throw notModified;
   } else if (ifModifiedSince !== undefined && mtime <= ifModifiedSince) {
-    throw new S3Error('NotModified');
+    throw notModified;
   }
 }
 
@@ -73,14 +84,22 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-encoding': 'Content-Encoding',
 };
 
-function objectHeaders(ctx: RequestContext, st: UfsStatus): Record<string, string | number> {
+function objectHeaders(ctx: RequestContext, st: UfsStatus, partial: boolean): Record<string, string | number> {
   const h: Record<string, string | number> = {
     'Last-Modified': httpDate(st.mtimeMs),
     ETag: `"${st.etag}"`,
     'Content-Type': st.contentType ?? 'binary/octet-stream',
     'Accept-Ranges': 'bytes',
   };
+  for (const [name, value] of Object.entries(st.headers ?? {})) h[name] = value;
   for (const [k, v] of Object.entries(st.userMetadata ?? {})) h[`x-amz-meta-${k}`] = v;
+  const tagCount = Object.keys(st.tags ?? {}).length;
+  if (tagCount > 0 && ctx.req.method === 'GET') h['x-amz-tagging-count'] = tagCount;
+  // A whole-object checksum on a 206 fails the SDKs' validation (S3-CLIENTS R1).
+  if (st.checksum && !partial && header(ctx.req, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    h[checksumHeaderName(st.checksum.algorithm)] = st.checksum.value;
+    h['x-amz-checksum-type'] = st.checksum.type;
+  }
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = ctx.s3.query.get(param);
     if (v !== null) h[name] = v;
@@ -91,9 +110,9 @@ function objectHeaders(ctx: RequestContext, st: UfsStatus): Record<string, strin
 export async function headObject(ctx: RequestContext, bucket: string, key: string): Promise<void> {
   const st = await ctx.services.objects.statObject(bucket, key, { useCache: ctx.useCache });
   checkConditions(ctx, st);
-  const h = objectHeaders(ctx, st);
   const range = parseRange(header(ctx.req, 'range'), st.size);
   if (range === 'unsatisfiable') throw new S3Error('InvalidRange', undefined, { ActualObjectSize: String(st.size) });
+  const h = objectHeaders(ctx, st, range !== undefined);
   if (range) {
     ctx.res.writeHead(206, { ...h, 'Content-Length': range.end - range.start + 1, 'Content-Range': `bytes ${range.start}-${range.end}/${st.size}` });
   } else {
@@ -119,7 +138,7 @@ export async function getObject(ctx: RequestContext, bucket: string, key: string
       if (attempt === 0 && err instanceof ObjectError && err.code === 'Changed') continue;
       throw err;
     }
-    const h = objectHeaders(ctx, st);
+    const h = objectHeaders(ctx, st, range !== undefined);
     if (range) {
       ctx.res.writeHead(206, { ...h, 'Content-Length': span.end - span.start + 1, 'Content-Range': `bytes ${span.start}-${span.end}/${st.size}` });
     } else {
@@ -138,22 +157,140 @@ export async function getObject(ctx: RequestContext, bucket: string, key: string
   }
 }
 
+/** x-amz-acl values that mean "only the owner": all we grant, so all we accept. */
+const PRIVATE_ACLS = new Set(['private', 'bucket-owner-full-control', 'bucket-owner-read']);
+
+export function checkCannedAcl(ctx: RequestContext): void {
+  const acl = header(ctx.req, 'x-amz-acl');
+  if (acl !== undefined && !PRIVATE_ACLS.has(acl.trim())) {
+    throw new S3Error('NotImplemented', `Only private access control lists are supported (x-amz-acl: ${acl}).`);
+  }
+  if (Object.keys(ctx.req.headers).some((h) => h.startsWith('x-amz-grant-'))) {
+    throw new S3Error('NotImplemented', 'x-amz-grant-* headers are not supported: objects are private to their owner.');
+  }
+}
+
+function checksumResponseHeaders(st: UfsStatus): Record<string, string> {
+  return st.checksum ? { [checksumHeaderName(st.checksum.algorithm)]: st.checksum.value } : {};
+}
+
 export async function putObject(ctx: RequestContext, bucket: string, key: string): Promise<void> {
   const meta = userMetadata(ctx.req, ctx.services.metadataMaxBytes);
   const md5 = contentMd5(ctx.req);
-  const { body, length } = objectBody(ctx.req);
+  checkCannedAcl(ctx);
+  const tags = tagsFromHeader(header(ctx.req, 'x-amz-tagging'), ctx.services.taggingRestrictions);
+  const precondition = writePrecondition(ctx.req);
+  const { body, length, trailers } = objectBody(ctx.req);
   if (length !== undefined && length > MAX_OBJECT_SIZE) throw new S3Error('EntityTooLarge');
   const st = await ctx.services.objects.putObject(bucket, key, body, {
     contentType: header(ctx.req, 'content-type'),
+    headers: storedHeaders(ctx.req),
     userMetadata: meta,
+    tags,
     contentLength: length,
     contentMd5: md5,
+    sha256Hex: contentSha256(ctx.req),
+    checksum: checksumRequest(ctx.req, trailers),
+    precondition,
     signal: ctx.signal,
   });
-  sendEmpty(ctx.res, 200, { ETag: `"${st.etag}"` });
+  sendEmpty(ctx.res, 200, { ETag: `"${st.etag}"`, ...checksumResponseHeaders(st) });
 }
 
 export async function deleteObject(ctx: RequestContext, bucket: string, key: string): Promise<void> {
   await ctx.services.objects.deleteObject(bucket, key);
   sendEmpty(ctx.res, 204);
 }
+
+/** `x-amz-copy-source`: `bucket/key` or `/bucket/key`, URL-encoded (S3-CLIENTS C1). */
+export function parseCopySource(ctx: RequestContext): { bucket: string; key: string } {
+  const raw = header(ctx.req, 'x-amz-copy-source') ?? '';
+  const [pathPart, query] = raw.split('?', 2);
+  if (query !== undefined) {
+    const version = new URLSearchParams(query).get('versionId');
+    if (version !== null && version !== 'null') throw new S3Error('NotImplemented', 'Object versions are not supported (x-amz-copy-source versionId).');
+  }
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathPart.replace(/^\//, ''));
+  } catch {
+    throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey (URL-encoded).', { ArgumentName: 'x-amz-copy-source' });
+  }
+  const slash = decoded.indexOf('/');
+  if (slash <= 0 || slash === decoded.length - 1) throw new S3Error('InvalidArgument', 'Copy Source must mention the source bucket and key: sourcebucket/sourcekey.', { ArgumentName: 'x-amz-copy-source' });
+  return { bucket: decoded.slice(0, slash), key: decoded.slice(slash + 1) };
+}
+
+export async function copyObject(ctx: RequestContext, bucket: string, key: string): Promise<void> {
+  const source = parseCopySource(ctx);
+  const directive = (header(ctx.req, 'x-amz-metadata-directive') ?? 'COPY').toUpperCase();
+  const taggingDirective = (header(ctx.req, 'x-amz-tagging-directive') ?? 'COPY').toUpperCase();
+  if (directive !== 'COPY' && directive !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown metadata directive.', { ArgumentName: 'x-amz-metadata-directive', ArgumentValue: directive });
+  if (taggingDirective !== 'COPY' && taggingDirective !== 'REPLACE') throw new S3Error('InvalidArgument', 'Unknown tagging directive.', { ArgumentName: 'x-amz-tagging-directive', ArgumentValue: taggingDirective });
+  checkCannedAcl(ctx);
+  const replace = directive === 'REPLACE'
+    ? { contentType: header(ctx.req, 'content-type'), headers: storedHeaders(ctx.req), userMetadata: userMetadata(ctx.req, ctx.services.metadataMaxBytes) }
+    : undefined;
+  const tags = taggingDirective === 'REPLACE' ? tagsFromHeader(header(ctx.req, 'x-amz-tagging') ?? '', ctx.services.taggingRestrictions) : undefined;
+  const st = await ctx.services.objects.copyObject(source, { bucket, key }, {
+    replace,
+    tags,
+    checkSource: (src) => checkConditions(ctx, src, 'x-amz-copy-source-'),
+    precondition: writePrecondition(ctx.req),
+    signal: ctx.signal,
+  });
+  const checksum = st.checksum ? { [`Checksum${st.checksum.algorithm}`]: st.checksum.value } : {};
+  sendXml(ctx.res, 200, 'CopyObjectResult', { LastModified: isoDate(Math.floor(st.mtimeMs / 1000) * 1000), ETag: `"${st.etag}"`, ...checksum });
+}
+
+export async function getObjectTagging(ctx: RequestContext, bucket: string, key: string): Promise<void> {
+  const st = await ctx.services.objects.statObject(bucket, key, { useCache: ctx.useCache });
+  sendXml(ctx.res, 200, 'Tagging', tagsXml(st.tags ?? {}));
+}
+
+export async function putObjectTagging(ctx: RequestContext, bucket: string, key: string): Promise<void> {
+  const tags = tagsFromXml(await readSmallBody(ctx.req, 64 * 1024), ctx.services.taggingRestrictions, MAX_OBJECT_TAGS);
+  await ctx.services.objects.updateMetadata(bucket, key, { tags });
+  sendEmpty(ctx.res, 200);
+}
+
+export async function deleteObjectTagging(ctx: RequestContext, bucket: string, key: string): Promise<void> {
+  await ctx.services.objects.updateMetadata(bucket, key, { tags: {} });
+  sendEmpty(ctx.res, 204);
+}
+
+/** The one policy we keep: the owner has FULL_CONTROL. */
+export function ownerOnlyAcl(user: string) {
+  return {
+    Owner: { ID: user, DisplayName: user },
+    AccessControlList: {
+      Grant: [{ Grantee: { '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', '@_xsi:type': 'CanonicalUser', ID: user, DisplayName: user }, Permission: 'FULL_CONTROL' }],
+    },
+  };
+}
+
+export async function getObjectAcl(ctx: RequestContext, bucket: string, key: string): Promise<void> {
+  await ctx.services.objects.statObject(bucket, key, { useCache: ctx.useCache });
+  sendXml(ctx.res, 200, 'AccessControlPolicy', ownerOnlyAcl(ctx.identity.user));
+}
+
+/**
+ * PUT ?acl: objects are private to their owner, so an ACL that says exactly that (a canned
+ * private ACL, or a body granting only FULL_CONTROL) is accepted; anything wider is refused
+ * rather than silently ignored. (s3cmd sends back the ACL it read after a copy.)
+ */
+export async function putAcl(ctx: RequestContext, exists: () => Promise<unknown>): Promise<void> {
+  await exists();
+  checkCannedAcl(ctx);
+  const body = await readSmallBody(ctx.req, 64 * 1024);
+  if (body.trim() !== '') {
+    const grants = [...body.matchAll(/<Permission>\s*([A-Z_]+)\s*<\/Permission>/g)].map((m) => m[1]);
+    const others = /AllUsers|AuthenticatedUsers|EmailAddress|<URI>/.test(body);
+    if (others || grants.some((g) => g !== 'FULL_CONTROL')) {
+      throw new S3Error('NotImplemented', 'Only an ACL granting the owner FULL_CONTROL is supported: objects are private to their owner.');
+    }
+  }
+  sendEmpty(ctx.res, 200);
+}
+
+export { checkTags };

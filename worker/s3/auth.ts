@@ -1,0 +1,38 @@
+/**
+ * Who is asking. Every request passes an Authenticator before dispatch; SIMPLE mode (the seeds'
+ * default) trusts the access key named in the credential, or the process user when there is
+ * none, and accepts `x-amz-security-token` without checking it. Signature verification (SigV4,
+ * presigned URLs, OIDC) slots in here as another Authenticator.
+ */
+import type { IncomingMessage } from 'node:http';
+import os from 'node:os';
+
+export interface Identity {
+  user: string;
+  /** How the identity was established: 'simple' (named, not verified), later 'sigv4', 'oidc'. */
+  method: 'simple';
+}
+
+export interface Authenticator {
+  authenticate(req: IncomingMessage): Promise<Identity> | Identity;
+}
+
+/** The access key of a SigV4/SigV2 credential (header or presigned query), if any. */
+export function credentialUser(req: IncomingMessage): string | undefined {
+  const raw = req.headers.authorization;
+  const auth = Array.isArray(raw) ? raw[0] : raw ?? '';
+  const v4 = /Credential\s*=\s*([^/,\s]+)\//.exec(auth);
+  if (v4) return v4[1];
+  const v2 = /^AWS\s+([^:]+):/.exec(auth);
+  if (v2) return v2[1];
+  const q = new URLSearchParams(req.url?.split('?')[1] ?? '');
+  return q.get('X-Amz-Credential')?.split('/')[0] || q.get('AWSAccessKeyId') || undefined;
+}
+
+export class SimpleAuthenticator implements Authenticator {
+  private readonly processUser = os.userInfo().username;
+
+  authenticate(req: IncomingMessage): Identity {
+    return { user: credentialUser(req) ?? this.processUser, method: 'simple' };
+  }
+}
