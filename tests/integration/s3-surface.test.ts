@@ -220,6 +220,42 @@ describe('S3 surface', () => {
     assert.equal((await fetch(`${c.endpoint}/${bucket}/bad-trailer`, { method: 'HEAD' })).status, 404);
   });
 
+  it('the signed aws-chunked form (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) stores exactly the decoded bytes', async () => {
+    const chunks = [randomBytes(65536), randomBytes(1000)];
+    const sig = 'ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648';
+    const body = Buffer.concat([
+      ...chunks.flatMap((c) => [Buffer.from(`${c.length.toString(16)};chunk-signature=${sig}\r\n`), c, Buffer.from('\r\n')]),
+      Buffer.from(`0;chunk-signature=${sig}\r\n\r\n`),
+    ]);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${c.endpoint}/${bucket}/signed-chunks.bin`, { method: 'PUT', headers: {
+        'Content-Encoding': 'aws-chunked', 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+        'x-amz-decoded-content-length': String(66536), 'Content-Length': String(body.length),
+      } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(status, 200);
+    assert.ok((await fs.readFile(path.join(c.ufsRoot, bucket, 'signed-chunks.bin'))).equals(Buffer.concat(chunks)));
+  });
+
+  it('Expect: 100-continue: the body is asked for only when it will be stored; a refusal comes first', async () => {
+    const send = (p: string, endpoint = c.endpoint) => new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+      let continued = false;
+      const req = http.request(`${endpoint}${p}`, { method: 'PUT', headers: { Expect: '100-continue', 'Content-Length': 4 } });
+      req.on('continue', () => { continued = true; req.end('body'); });
+      req.on('response', (res) => { res.resume(); res.on('end', () => resolve({ status: res.statusCode ?? 0, continued })); });
+      req.on('error', reject);
+    });
+    assert.deepEqual(await send(`/${bucket}/expect.txt`), { status: 200, continued: true });
+    assert.deepEqual(await send('/no-such-bucket-here/expect.txt'), { status: 404, continued: false });
+    // Through a worker that proxies to the owner: the owner's 100 is relayed, or its refusal.
+    const via = c.nonOwner(bucket, 'expect2.txt').endpoint;
+    assert.deepEqual(await send(`/${bucket}/expect2.txt`, via), { status: 200, continued: true });
+    const refusedVia = c.nonOwner('no-such-bucket-here', 'k').endpoint;
+    assert.deepEqual(await send('/no-such-bucket-here/k', refusedVia), { status: 404, continued: false });
+  });
+
   it('multipart with CRC32 part checksums completes with the COMPOSITE value; UploadPartCopy; idempotent Complete', async () => {
     const key = 'mp/checksummed';
     const p1 = randomBytes(5 * MiB);

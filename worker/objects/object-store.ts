@@ -459,6 +459,16 @@ export class ObjectStore {
     };
   }
 
+  /**
+   * The cheap refusals of a write, before its body is read: no bucket, a read-only mount, a
+   * precondition that already fails. (The precondition is checked again at commit, under the
+   * key's lock; this early look only spares a client an upload that could not succeed.)
+   */
+  async checkWrite(bucket: string, key: string, precondition?: WritePrecondition): Promise<void> {
+    const b = await this.resolveForWrite(bucket);
+    await this.checkPrecondition(b, key, namespacePath(bucket, key), precondition);
+  }
+
   /** The UFS behind a bucket, for the multipart store's pass-through. */
   resolveForWrite(bucket: string): Promise<ResolvedBucket> {
     return this.requireBucket(bucket).then((b) => {

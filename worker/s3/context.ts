@@ -46,6 +46,28 @@ export interface S3Services {
   listUploadsEverywhere(bucket: string, prefix: string, log: Logger): Promise<UploadInfo[]>;
 }
 
+const CONTINUE = Symbol('send 100 Continue');
+
+/**
+ * Expect: 100-continue. The server holds the interim 100 until a handler starts reading the
+ * body, so a request refused first (no such bucket, a failed precondition) is answered before
+ * the client sends a byte of it (S3-CLIENTS R16).
+ */
+export function deferContinue(req: IncomingMessage, res: ServerResponse): void {
+  (req as unknown as Record<symbol, () => void>)[CONTINUE] = () => {
+    if (!res.headersSent) res.writeContinue();
+  };
+}
+
+/** Call before reading a request body: sends the interim 100 Continue a client may wait for. */
+export function startBody(req: IncomingMessage): void {
+  const send = (req as unknown as Record<symbol, (() => void) | undefined>)[CONTINUE];
+  if (send) {
+    (req as unknown as Record<symbol, undefined>)[CONTINUE] = undefined;
+    send();
+  }
+}
+
 export function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v.join(',') : v;
@@ -152,6 +174,7 @@ export function writePrecondition(req: IncomingMessage): WritePrecondition | und
  * trailers the framing carried (filled in as the body is read).
  */
 export function objectBody(req: IncomingMessage): { body: Readable; length: number | undefined; trailers?: ReadonlyMap<string, string> } {
+  startBody(req);
   const encoding = header(req, 'content-encoding') ?? '';
   const sha = header(req, 'x-amz-content-sha256') ?? '';
   const chunked = encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-');
@@ -182,6 +205,7 @@ export function storedContentEncoding(req: IncomingMessage): string | undefined 
 
 /** Reads a small request body (XML documents) with a hard size cap. */
 export async function readSmallBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  startBody(req);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {

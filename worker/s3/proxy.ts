@@ -9,6 +9,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { startBody } from './context.js';
 
 export const FORWARDED_HEADER = 'x-alluxio-forwarded';
 
@@ -32,15 +33,24 @@ export class Forwarder {
       const headers: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
       headers[FORWARDED_HEADER] = this.selfId;
+      // Expect: 100-continue goes on to the owner, whose 100 (or final answer) decides whether
+      // the client sends the body at all.
+      const expectContinue = /100-continue/i.test(String(req.headers.expect ?? ''));
+      if (expectContinue) headers.expect = '100-continue';
       let connected = false;
       const upstream = http.request({ host, port, method: req.method, path: req.url, headers, agent: this.agent });
       const timer = setTimeout(() => {
         if (!connected) upstream.destroy(new OwnerUnreachable(`no connection to ${host}:${port} within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
+      const sendBody = () => {
+        startBody(req);
+        pipeline(req, upstream).catch((err) => upstream.destroy(err));
+      };
       const start = () => {
         connected = true;
         clearTimeout(timer);
-        pipeline(req, upstream).catch((err) => upstream.destroy(err));
+        if (expectContinue) upstream.once('continue', sendBody);
+        else sendBody();
       };
       upstream.on('socket', (sock) => {
         if ((sock as import('node:net').Socket).connecting) sock.once('connect', start);

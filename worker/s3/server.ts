@@ -21,7 +21,7 @@ import { sendError } from './respond.js';
 import { toS3Error } from './object-errors.js';
 import { renderXml } from './xml.js';
 import { FORWARDED_HEADER, Forwarder, OwnerUnreachable } from './proxy.js';
-import type { RequestContext, S3Services } from './context.js';
+import { deferContinue, startBody, type RequestContext, type S3Services } from './context.js';
 import type { Authenticator } from './auth.js';
 import type { MultipartStore, UploadInfo } from '../objects/multipart.js';
 
@@ -69,6 +69,10 @@ export class S3Server {
     app.set('etag', false);
     app.use((req, res) => void this.handle(req, res));
     this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, app);
+    this.server.on('checkContinue', (req, res) => {
+      deferContinue(req, res);
+      app(req, res);
+    });
     // 0 disables Node's idle timeout: keep-alive connections then stay open (Alluxio's meaning of 0).
     this.server.keepAliveTimeout = opts.idleTimeoutMs;
     this.server.requestTimeout = 0;

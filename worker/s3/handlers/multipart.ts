@@ -64,9 +64,12 @@ function partChecksumHeaders(part: PartInfo, algorithm: ChecksumAlgorithm | unde
 export async function uploadPart(ctx: RequestContext, bucket: string, key: string): Promise<void> {
   const partNumber = partNumberParam(ctx);
   const md5 = contentMd5(ctx.req);
-  const { body, length, trailers } = objectBody(ctx.req);
-  if (length !== undefined && length > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
   const uploadId = uploadIdParam(ctx);
+  const declared = header(ctx.req, 'x-amz-decoded-content-length') ?? header(ctx.req, 'content-length');
+  if (declared !== undefined && Number(declared) > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
+  // An unknown upload is refused before the client sends the part (Expect: 100-continue).
+  await ctx.services.multipart.get(uploadId, bucket, key);
+  const { body, length, trailers } = objectBody(ctx.req);
   const checksum = checksumRequest(ctx.req, trailers);
   const part = await ctx.services.multipart.uploadPart(uploadId, bucket, key, partNumber, body, {
     contentLength: length, contentMd5: md5, sha256Hex: contentSha256(ctx.req), checksum, signal: ctx.signal,

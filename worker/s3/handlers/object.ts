@@ -180,8 +180,10 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   checkCannedAcl(ctx);
   const tags = tagsFromHeader(header(ctx.req, 'x-amz-tagging'), ctx.services.taggingRestrictions);
   const precondition = writePrecondition(ctx.req);
+  const declared = header(ctx.req, 'x-amz-decoded-content-length') ?? header(ctx.req, 'content-length');
+  if (declared !== undefined && Number(declared) > MAX_OBJECT_SIZE) throw new S3Error('EntityTooLarge');
+  await ctx.services.objects.checkWrite(bucket, key, precondition);
   const { body, length, trailers } = objectBody(ctx.req);
-  if (length !== undefined && length > MAX_OBJECT_SIZE) throw new S3Error('EntityTooLarge');
   const st = await ctx.services.objects.putObject(bucket, key, body, {
     contentType: header(ctx.req, 'content-type'),
     headers: storedHeaders(ctx.req),
