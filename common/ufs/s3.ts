@@ -604,8 +604,7 @@ export class S3UnderFileSystem implements UnderFileSystem {
           ...metadataParams(next),
           // A copy is encrypted and stored as asked, not as its source was: keep the source's.
           ServerSideEncryption: head.ServerSideEncryption ?? this.s.sse,
-          SSEKMSKeyId: head.SSEKMSKeyId,
-          BucketKeyEnabled: head.BucketKeyEnabled,
+          ...(head.ServerSideEncryption?.startsWith('aws:kms') ? { SSEKMSKeyId: head.SSEKMSKeyId, BucketKeyEnabled: head.BucketKeyEnabled } : {}),
           StorageClass: head.StorageClass,
         }));
       } catch (err) {
@@ -674,6 +673,12 @@ export class S3UnderFileSystem implements UnderFileSystem {
     let source: Readable | undefined;
     let guard: Transform | undefined;
     let onBodyError: ((err: Error) => void) | undefined;
+    // The SDK pipes the body into the request without watching it: a failing body would leave
+    // the request waiting for bytes that never come, so a body failure aborts the request.
+    const request = new AbortController();
+    const onAbort = () => request.abort();
+    if (opts.signal?.aborted) request.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
     // A failure of the caller's body, reported as such rather than as whatever the SDK makes of it.
     let bodyError: UfsError | undefined;
     try {
@@ -686,7 +691,10 @@ export class S3UnderFileSystem implements UnderFileSystem {
       } else {
         const g = lengthGuard(size, () => new UfsError('Aborted', `part ${partNumber} of ${this.where(key)} ended early`));
         guard = g;
-        g.on('error', (err) => { bodyError ??= err instanceof UfsError ? err : new UfsError('Aborted', `part ${partNumber} of ${this.where(key)}: ${(err as Error).message}`, { cause: err }); });
+        g.on('error', (err) => {
+          bodyError ??= err instanceof UfsError ? err : new UfsError('Aborted', `part ${partNumber} of ${this.where(key)}: ${(err as Error).message}`, { cause: err });
+          request.abort();
+        });
         onBodyError = (err: Error) => g.destroy(new UfsError('Aborted', `body of part ${partNumber} of ${this.where(key)} failed: ${err.message}`, { cause: err }));
         body.once('error', onBodyError);
         source = body.pipe(g);
@@ -701,13 +709,14 @@ export class S3UnderFileSystem implements UnderFileSystem {
           Body: source,
           ContentLength: size,
           ContentMD5: opts.md5Base64,
-        }), { abortSignal: opts.signal });
+        }), { abortSignal: request.signal });
       } catch (err) {
         if (bodyError) throw bodyError;
         throw await this.translateUpload(err, 'uploadPart', key, full, uploadId);
       }
       return { etag: unquote(res.ETag), size };
     } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
       // The caller's body is left to the caller (it may still answer on that connection).
       if (guard) body.unpipe(guard);
       if (onBodyError) body.off('error', onBodyError);

@@ -9,10 +9,12 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { LocalUnderFileSystem } from '../../common/ufs/local.js';
 import { S3UnderFileSystem } from '../../common/ufs/s3.js';
-import { UfsError, type ListOptions, type ListResult, type UfsErrorCode, type UnderFileSystem, type WriteOptions } from '../../common/ufs/types.js';
+import {
+  UfsError, type ListOptions, type ListResult, type StoredChecksum, type UfsErrorCode, type UfsStatus, type UnderFileSystem, type WriteOptions,
+} from '../../common/ufs/types.js';
 import { createMotoBucket, startMoto, type Moto } from '../helpers/moto.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -133,6 +135,103 @@ function contract(name: string, open: () => Promise<Subject>): void {
       const listed = await s.ufs.list({ prefix: 'meta/', maxKeys: 10 });
       const files = listed.objects.filter((o) => !o.isDirectory);
       assert.deepEqual(files.map((o) => [o.key, o.size, o.etag, o.fingerprint]), [['meta/hello.txt', st.size, st.etag, st.fingerprint]]);
+    });
+
+    describe('object metadata', () => {
+      const HEADERS = {
+        'content-encoding': 'identity',
+        'content-disposition': 'attachment; filename="report.txt"',
+        'content-language': 'en-GB',
+        'cache-control': 'max-age=3600, must-revalidate',
+        'expires': 'Wed, 21 Oct 2015 07:28:00 GMT',
+      };
+      const TAGS = { project: 'alpha', 'with space': 'a b', unicode: 'é日本', tricky: 'x=y&z+w%' };
+      const CHECKSUM: StoredChecksum = { algorithm: 'CRC32C', type: 'FULL_OBJECT', value: 'yZRlqg==' };
+      const FULL = { contentType: 'text/plain', headers: HEADERS, userMetadata: { color: 'blue', owner: 'ana' }, tags: TAGS };
+
+      /** What a caller sees; an adapter may leave empty maps out. */
+      function metadataOf(st: UfsStatus | null) {
+        assert.ok(st, 'object exists');
+        return { contentType: st.contentType, headers: st.headers ?? {}, userMetadata: st.userMetadata ?? {}, tags: st.tags ?? {}, checksum: st.checksum };
+      }
+
+      async function putFull(key: string, data: string) {
+        const bytes = Buffer.from(data);
+        return s.ufs.write(key, Readable.from([bytes]), {
+          contentLength: bytes.length,
+          ...FULL,
+          beforeCommit: () => ({ md5Hex: md5(bytes), checksum: CHECKSUM }),
+        });
+      }
+
+      it('write then stat returns every stored header, user metadata, tags and the checksum', async () => {
+        const written = await putFull('md/all.txt', 'all the metadata');
+        const st = await s.ufs.stat('md/all.txt');
+        const expected = { ...FULL, checksum: CHECKSUM };
+        assert.deepEqual(metadataOf(st), expected);
+        assert.deepEqual(metadataOf(written), expected);
+        assert.equal(st?.etag, md5('all the metadata'));
+      });
+
+      it('keeps the exact Expires string, even one that is not an HTTP-date', async () => {
+        for (const [i, expires] of ['0', 'Sunday, 06-Nov-94 08:49:37 GMT', 'Thu, 01 Jan 1970 00:00:00 GMT'].entries()) {
+          await put(s.ufs, `md/expires-${i}`, 'x', { headers: { expires } });
+          assert.deepEqual(metadataOf(await s.ufs.stat(`md/expires-${i}`)).headers, { expires });
+        }
+      });
+
+      it('an object written without metadata has no headers, tags or checksum', async () => {
+        await put(s.ufs, 'md/plain', 'plain');
+        const md = metadataOf(await s.ufs.stat('md/plain'));
+        assert.deepEqual([md.headers, md.userMetadata, md.tags, md.checksum], [{}, {}, {}, undefined]);
+      });
+
+      it('updateMetadata with tags only keeps the bytes, headers, user metadata and checksum', async () => {
+        const data = `tagged ${randomUUID()}`;
+        const before = await putFull('md/tags.txt', data);
+        const updated = await s.ufs.updateMetadata('md/tags.txt', { tags: { stage: 'done', 'new key': 'é' } });
+        const st = await s.ufs.stat('md/tags.txt');
+        assert.deepEqual(metadataOf(st), { ...FULL, tags: { stage: 'done', 'new key': 'é' }, checksum: CHECKSUM });
+        assert.deepEqual(metadataOf(updated), metadataOf(st));
+        assert.equal(updated.fingerprint, st?.fingerprint, 'the returned status is the stored one');
+        assert.equal(st?.etag, before.etag, 'the bytes, and so the entity tag, stay');
+        assert.equal(st?.size, before.size);
+        assert.equal((await readBytes(s.ufs, 'md/tags.txt')).toString(), data);
+        // An empty tag set removes every tag.
+        await s.ufs.updateMetadata('md/tags.txt', { tags: {} });
+        assert.deepEqual(metadataOf(await s.ufs.stat('md/tags.txt')), { ...FULL, tags: {}, checksum: CHECKSUM });
+      });
+
+      it('updateMetadata with replace swaps type, headers and user metadata but keeps tags and checksum', async () => {
+        const data = `replaced ${randomUUID()}`;
+        const before = await putFull('md/replace.txt', data);
+        const replace = { contentType: 'application/json', headers: { 'cache-control': 'no-store' }, userMetadata: { fresh: 'yes' } };
+        const updated = await s.ufs.updateMetadata('md/replace.txt', { replace });
+        const st = await s.ufs.stat('md/replace.txt');
+        assert.deepEqual(metadataOf(st), { ...replace, tags: TAGS, checksum: CHECKSUM });
+        assert.deepEqual(metadataOf(updated), metadataOf(st));
+        assert.equal(st?.etag, before.etag);
+        assert.equal((await readBytes(s.ufs, 'md/replace.txt')).toString(), data);
+        // Both at once.
+        await s.ufs.updateMetadata('md/replace.txt', { replace: { userMetadata: {} }, tags: { only: '1' } });
+        const both = metadataOf(await s.ufs.stat('md/replace.txt'));
+        assert.deepEqual([both.headers, both.userMetadata, both.tags, both.checksum], [{}, {}, { only: '1' }, CHECKSUM]);
+      });
+
+      it('updateMetadata works on keys that need escaping', async () => {
+        const key = 'md/odd key+é?#%&=日本.txt';
+        await putFull(key, 'odd');
+        const st = await s.ufs.updateMetadata(key, { tags: { odd: 'yes' } });
+        assert.equal(st.key, key);
+        assert.deepEqual(metadataOf(await s.ufs.stat(key)).tags, { odd: 'yes' });
+        assert.equal((await readBytes(s.ufs, key)).toString(), 'odd');
+      });
+
+      it('updateMetadata of a missing key fails with NotFound', async () => {
+        await assert.rejects(s.ufs.updateMetadata('md/missing', { tags: { a: 'b' } }), ufsError('NotFound'));
+        await assert.rejects(s.ufs.updateMetadata('md/missing', { replace: { contentType: 'text/plain' } }), ufsError('NotFound'));
+        assert.equal(await s.ufs.stat('md/missing'), null);
+      });
     });
 
     it('reads whole objects and byte ranges exactly', async () => {
@@ -282,11 +381,20 @@ function contract(name: string, open: () => Promise<Subject>): void {
         }
       }
       let sentMd5 = '';
+      const checksum: StoredChecksum = { algorithm: 'SHA256', type: 'FULL_OBJECT', value: 'not-checked-here=' };
       const st = await s.ufs.write('big/blob', Readable.from(body()), {
         contentLength: size,
-        beforeCommit: () => ({ md5Hex: (sentMd5 = sent.digest('hex')) }),
+        contentType: 'application/x-big',
+        headers: { 'cache-control': 'no-cache', expires: 'Thu, 01 Jan 2099 00:00:00 GMT' },
+        userMetadata: { size: 'large' },
+        tags: { big: 'yes' },
+        beforeCommit: () => ({ md5Hex: (sentMd5 = sent.digest('hex')), checksum }),
       });
       assert.equal(st.size, size);
+      assert.deepEqual(
+        [st.contentType, st.headers, st.userMetadata, st.tags, st.checksum],
+        ['application/x-big', { 'cache-control': 'no-cache', expires: 'Thu, 01 Jan 2099 00:00:00 GMT' }, { size: 'large' }, { big: 'yes' }, checksum],
+      );
       // A multipart ETag is not an MD5; S3 marks it with the part count (5 MiB parts here).
       if (s.kind === 's3') assert.match(st.etag, /-5$/);
       const back = createHash('md5');
@@ -379,6 +487,36 @@ describe('UFS contract', () => {
           return true;
         });
         await ufs.close();
+      });
+
+      it('metadata is stored as S3 headers a plain S3 client sees; reserved names never leak into userMetadata', async () => {
+        const bucket = `meta-${randomUUID()}`;
+        await createMotoBucket(moto.endpoint, bucket);
+        const ufs = new S3UnderFileSystem(`s3://${bucket}`, { options: s3Options(moto.endpoint), stagingDir: dir });
+        const client = testClient(moto.endpoint);
+        try {
+          await put(ufs, 'obj', 'data', {
+            contentType: 'text/csv',
+            headers: { 'content-language': 'fr', 'cache-control': 'private', expires: 'Wed, 21 Oct 2015 07:28:00 GMT' },
+            // A caller's own x-amz-meta-alluxio-tags must not become tags.
+            userMetadata: { mine: '1', 'alluxio-tags': 'forged=1', 'alluxio-checksum': 'SHA1:FULL_OBJECT:Zm9v' },
+            tags: { real: 'a b' },
+          });
+          const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'obj' }));
+          assert.deepEqual(
+            [head.ContentType, head.ContentLanguage, head.CacheControl, head.Expires?.toISOString(), head.Metadata],
+            ['text/csv', 'fr', 'private', '2015-10-21T07:28:00.000Z', { mine: '1', 'alluxio-tags': 'real=a%20b' }],
+          );
+          const st = await ufs.stat('obj');
+          assert.deepEqual([st?.userMetadata, st?.tags, st?.checksum], [{ mine: '1' }, { real: 'a b' }, undefined]);
+          // An object written by another S3 client with S3's tagging encoding ('+' for space) reads the same.
+          await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'foreign', Body: 'x', Metadata: { 'alluxio-tags': 'k+1=v%261&empty=', other: 'o' } }));
+          const foreign = await ufs.stat('foreign');
+          assert.deepEqual([foreign?.tags, foreign?.userMetadata, foreign?.headers], [{ 'k 1': 'v&1', empty: '' }, { other: 'o' }, {}]);
+        } finally {
+          client.destroy();
+          await ufs.close();
+        }
       });
 
       it('an aborted multipart write leaves no object and no pending upload', async () => {
