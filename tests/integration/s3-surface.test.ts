@@ -278,6 +278,23 @@ describe('S3 surface', () => {
     assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'mp/' }))).Uploads, undefined);
   });
 
+  it('multipart with a FULL_OBJECT CRC64NVME checksum stores the checksum of the whole object', async () => {
+    const key = 'mp/full-object';
+    const parts = [randomBytes(5 * MiB), randomBytes(777)];
+    const whole = await checksumOf('CRC64NVME', Buffer.concat(parts));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: 'CRC64NVME', ChecksumType: 'FULL_OBJECT' }));
+    const etags = [];
+    for (const [i, p] of parts.entries()) {
+      const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: i + 1, Body: p, ChecksumAlgorithm: 'CRC64NVME' }));
+      etags.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC64NVME: r.ChecksumCRC64NVME });
+    }
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, ChecksumCRC64NVME: whole, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: etags } }));
+    assert.equal(done.ChecksumCRC64NVME, whole);
+    const h = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }));
+    assert.equal(h.ChecksumCRC64NVME, whole);
+    assert.equal(h.ChecksumType, 'FULL_OBJECT');
+  });
+
   it('ListMultipartUploads gathers uploads held by every worker, with prefix and delimiter', async () => {
     const keys = Array.from({ length: 9 }, (_, i) => `lmu/${i % 2 ? 'odd' : 'even'}/k${i}`);
     const ids = await Promise.all(keys.map(async (Key) => (await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key }))).UploadId!));
