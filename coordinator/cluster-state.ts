@@ -1,25 +1,56 @@
 /**
- * The coordinator's in-memory state (mounts, known workers, cluster version) and the one way
- * to change it: mutate, then `commit`. A commit persists the whole document and, for a
- * membership or mount change, bumps the version and publishes a new snapshot. Rules about
+ * The coordinator's in-memory state (mounts, known workers, bucket tags, path-level write
+ * policies, cluster version) and the one way to change it: mutate, then `commit`. A commit
+ * persists the whole document and, for a membership, mount or path-config change, bumps the
+ * version and publishes a new snapshot. Rules about
  * what may change live in membership.ts and mount-table.ts; this module only keeps the data
  * consistent and durable.
  */
 import type { Logger } from '../common/log.js';
+import { defaultPathConfig, serializePathConfig, type PathConfig } from '../common/path-config.js';
 import type { ClusterSnapshot, MountInfo, WorkerInfo } from '../proto/index.js';
 import { STATE_FORMAT, type StateDocument, type StateStore } from './state-store.js';
 
 export type SnapshotListener = (snapshot: ClusterSnapshot) => void;
 
+export interface ClusterStateOptions {
+  /** The clock for the fresh heartbeat of reloaded LIVE workers (tests). */
+  now?: number;
+  /** `alluxio.write.cache.enabled`, carried to workers in every snapshot. */
+  writeCacheEnabled?: boolean;
+}
+
+/** The path-level write policies as kept: validated document, its pretty JSON, its own version. */
+export interface PathConfigEntry {
+  readonly config: PathConfig;
+  readonly json: string;
+  readonly version: number;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
+function pathConfigEntry(config: PathConfig, version: number): PathConfigEntry {
+  const copy = deepFreeze(structuredClone(config));
+  return Object.freeze({ config: copy, json: serializePathConfig(copy), version });
+}
+
 export class ClusterState {
   private readonly mounts = new Map<string, MountInfo>();
   private readonly workers = new Map<string, WorkerInfo>();
   private readonly bucketTags = new Map<string, Record<string, string>>();
+  private pathConfig: PathConfigEntry;
+  private readonly writeCacheEnabled: boolean;
   private version: number;
   private published: ClusterSnapshot;
   private readonly listeners = new Set<SnapshotListener>();
 
-  private constructor(private readonly store: StateStore, private readonly log: Logger, loaded: StateDocument | null, root: MountInfo, now: number) {
+  private constructor(private readonly store: StateStore, private readonly log: Logger, loaded: StateDocument | null, root: MountInfo, now: number, writeCacheEnabled: boolean) {
     for (const m of loaded?.mounts ?? []) if (m.path !== '/') this.mounts.set(m.path, m);
     // The root mount comes from the configuration on every start, never from the file.
     this.mounts.set('/', root);
@@ -29,6 +60,9 @@ export class ClusterState {
       this.workers.set(w.id, w.state === 'LIVE' ? { ...w, last_heartbeat_ms: now } : w);
     }
     for (const [bucket, tags] of Object.entries(loaded?.bucketTags ?? {})) this.bucketTags.set(bucket, tags);
+    // Files written before path configs have none: the built-in default is version 1.
+    this.pathConfig = pathConfigEntry(loaded?.pathConfig?.document ?? defaultPathConfig(), loaded?.pathConfig?.version ?? 1);
+    this.writeCacheEnabled = writeCacheEnabled;
     this.version = loaded?.version ?? 0;
     this.published = this.snapshot();
   }
@@ -37,11 +71,20 @@ export class ClusterState {
    * Loads the stored state (a corrupt file throws), applies the root mount and bumps the
    * version once, so every snapshot after a restart is newer than anything a worker saw.
    */
-  static async open(store: StateStore, root: MountInfo, log: Logger, now = Date.now()): Promise<ClusterState> {
+  static async open(store: StateStore, root: MountInfo, log: Logger, opts: number | ClusterStateOptions = {}): Promise<ClusterState> {
+    const { now = Date.now(), writeCacheEnabled = false } = typeof opts === 'number' ? { now: opts } : opts;
     const loaded = await store.load();
-    const state = new ClusterState(store, log, loaded, root, now);
+    const state = new ClusterState(store, log, loaded, root, now, writeCacheEnabled);
     log.info(
-      { file: store.file, loaded_version: loaded?.version ?? null, mounts: state.mounts.size, workers: state.workers.size },
+      {
+        file: store.file,
+        loaded_version: loaded?.version ?? null,
+        mounts: state.mounts.size,
+        workers: state.workers.size,
+        path_config_version: state.pathConfig.version,
+        path_rules: state.pathConfig.config.rules.length,
+        write_cache_enabled: writeCacheEnabled,
+      },
       loaded ? 'cluster state loaded' : 'no stored cluster state: starting empty',
     );
     await state.commit('coordinator start', { bump: true });
@@ -94,6 +137,21 @@ export class ClusterState {
     else this.bucketTags.set(bucket, tags);
   }
 
+  /** The path-level write policies (frozen: replace them with setPathConfig). */
+  getPathConfig(): PathConfigEntry {
+    return this.pathConfig;
+  }
+
+  /** Replaces the (already validated) path config; commit with a bump to persist and publish. */
+  setPathConfig(config: PathConfig, version: number): PathConfigEntry {
+    this.pathConfig = pathConfigEntry(config, version);
+    return this.pathConfig;
+  }
+
+  get isWriteCacheEnabled(): boolean {
+    return this.writeCacheEnabled;
+  }
+
   /**
    * Persists the current state. With `bump`, the version goes up first and the new snapshot
    * is published once the document is durable: a version a worker has seen is never reused
@@ -117,7 +175,7 @@ export class ClusterState {
     return this.version > this.published.version;
   }
 
-  /** The newest durable snapshot: LIVE members sorted by id, every mount with options in clear. */
+  /** The newest durable snapshot: LIVE members sorted by id, every mount with options in clear, the path config. */
   publishedSnapshot(): ClusterSnapshot {
     return this.published;
   }
@@ -137,10 +195,19 @@ export class ClusterState {
       version: this.version,
       members: this.listWorkers().filter((w) => w.state === 'LIVE'),
       mounts: this.listMounts(),
+      path_config: { json: this.pathConfig.json, version: this.pathConfig.version },
+      write_cache_enabled: this.writeCacheEnabled,
     });
   }
 
   private document(): StateDocument {
-    return { format: STATE_FORMAT, version: this.version, mounts: this.listMounts(), workers: this.listWorkers(), bucketTags: Object.fromEntries(this.bucketTags) };
+    return {
+      format: STATE_FORMAT,
+      version: this.version,
+      mounts: this.listMounts(),
+      workers: this.listWorkers(),
+      bucketTags: Object.fromEntries(this.bucketTags),
+      pathConfig: { version: this.pathConfig.version, document: this.pathConfig.config },
+    };
   }
 }

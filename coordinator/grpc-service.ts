@@ -1,11 +1,12 @@
 /**
- * The Coordinator gRPC service: decodes each call, hands it to membership, the mount table or
+ * The Coordinator gRPC service (and the PathConfig service beside it): decodes each call, hands it to membership, the mount table or
  * the watch hub, and translates CoordinatorError into a gRPC status. The only coordinator
  * module besides main.ts that touches grpc-js.
  */
 import type { Logger } from '../common/log.js';
 import {
   CoordinatorService,
+  PathConfigService,
   grpc,
   type ClusterSnapshot,
   type Empty,
@@ -14,7 +15,9 @@ import {
   type ListMountsResponse,
   type ListWorkersResponse,
   type MountInfo,
+  type PathConfigDocument,
   type RegisterWorkerRequest,
+  type ResolvedPolicy,
   type RegisterWorkerResponse,
 } from '../proto/index.js';
 import { CoordinatorError } from './errors.js';
@@ -23,6 +26,7 @@ import type { MountTable } from './mount-table.js';
 import type { WatchHub } from './watch-hub.js';
 import type { BucketMetadata } from './bucket-metadata.js';
 import type { BucketRequest, BucketTagging } from '../proto/index.js';
+import type { PathConfigStore } from './path-config-store.js';
 
 // proto3 leaves an absent message field null: AddMount without a mount is refused by the table.
 interface AddMountRequest {
@@ -98,4 +102,19 @@ export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger
   };
 }
 
-export { CoordinatorService };
+/**
+ * The PathConfig service: get, set (validated, applied whole; INVALID_ARGUMENT with the
+ * reason; a non-zero `version` is the version the caller read, FAILED_PRECONDITION if it is no
+ * longer current) and resolve a path to its policy (JSON with "policyMode").
+ */
+export function pathConfigServiceImpl(store: PathConfigStore, log: Logger): grpc.UntypedServiceImplementation {
+  return {
+    GetPathConfig: unaryHandler<Empty, PathConfigDocument>('GetPathConfig', log, () => store.get()),
+    SetPathConfig: unaryHandler<Partial<PathConfigDocument>, PathConfigDocument>('SetPathConfig', log, (req) =>
+      store.set(req.json ?? '', { expectedVersion: req.version || undefined }),
+    ),
+    ResolvePath: unaryHandler<{ path?: string }, ResolvedPolicy>('ResolvePath', log, (req) => ({ json: JSON.stringify(store.resolve(req.path), null, 2) })),
+  };
+}
+
+export { CoordinatorService, PathConfigService };

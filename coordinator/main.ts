@@ -9,9 +9,10 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Config } from '../common/config/config.js';
 import type { Logger } from '../common/log.js';
-import { CoordinatorService, grpc } from '../proto/index.js';
+import { CoordinatorService, PathConfigService, grpc } from '../proto/index.js';
 import { ClusterState } from './cluster-state.js';
-import { coordinatorServiceImpl } from './grpc-service.js';
+import { coordinatorServiceImpl, pathConfigServiceImpl } from './grpc-service.js';
+import { PathConfigStore } from './path-config-store.js';
 import { BucketMetadata } from './bucket-metadata.js';
 import { Membership } from './membership.js';
 import { MountTable, rootMountFromConfig } from './mount-table.js';
@@ -103,7 +104,8 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
   try {
     const store = new StateStore(stateDir, rootLog.child({ component: 'state-store' }));
     const root = await rootMountFromConfig(config);
-    const state = await ClusterState.open(store, root, rootLog.child({ component: 'cluster-state' }));
+    const state = await ClusterState.open(store, root, rootLog.child({ component: 'cluster-state' }), { writeCacheEnabled: config.bool('alluxio.write.cache.enabled') });
+    const pathConfig = new PathConfigStore(state, rootLog.child({ component: 'path-config' }));
     closers.push(() => state.flush());
     await mkdir(stagingDir, { recursive: true });
 
@@ -123,12 +125,13 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     // so their streams are removed instead of buffering snapshots forever.
     const grpcServer = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
     grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state) }, rootLog.child({ component: 'grpc' })));
+    grpcServer.addService(PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' })));
     const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')));
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());
 
-    const httpServer = http.createServer(createRestApi({ state, membership, mounts }, rootLog.child({ component: 'rest' })));
+    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig }, rootLog.child({ component: 'rest' })));
     closers.push(() => closeHttp(httpServer));
     const webPort = await listenHttp(httpServer, host, config.int('alluxio.coordinator.web.port'));
 

@@ -1,6 +1,7 @@
 /**
  * The coordinator's HTTP surface (express): health and read-only JSON views of the cluster,
- * for operators, load balancers and scripts. Errors are JSON `{error}` with a real status.
+ * and the path-level write policies (read, replace, resolve), for operators, load balancers
+ * and scripts. Errors are JSON `{error}` with a real status.
  * Mount secrets are always redacted here.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,15 +11,29 @@ import type { ClusterState } from './cluster-state.js';
 import { CoordinatorError, HTTP_STATUS } from './errors.js';
 import type { Membership } from './membership.js';
 import type { MountTable } from './mount-table.js';
+import { PathConfigStore } from './path-config-store.js';
 
 export interface RestApiDeps {
   state: ClusterState;
   membership: Membership;
   mounts: MountTable;
+  /** Defaults to a store over `state` (it keeps nothing of its own). */
+  pathConfig?: PathConfigStore;
+}
+
+const PATH_CONFIG_VERSION_HEADER = 'X-Alluxio-Path-Config-Version';
+
+/** `If-Match: "7"` (or `7`) → 7; absent or `*` → undefined. */
+function expectedVersion(ifMatch: string | undefined): number | undefined {
+  if (ifMatch === undefined || ifMatch.trim() === '*') return undefined;
+  const m = /^\s*(?:W\/)?"?(\d+)"?\s*$/.exec(ifMatch);
+  if (!m) throw new CoordinatorError('INVALID_ARGUMENT', `If-Match must be the ETag of GET /api/v1/pathconfig (a version like "3"), got ${ifMatch}`);
+  return Number(m[1]);
 }
 
 export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
   const { state, membership, mounts } = deps;
+  const pathConfig = deps.pathConfig ?? new PathConfigStore(state, log.child({ component: 'path-config' }));
   const app = express();
   app.disable('x-powered-by');
   app.set('json spaces', 2);
@@ -50,6 +65,27 @@ export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
   app.get('/api/v1/cluster', (_req, res) => {
     const { workers, cluster_version } = membership.list();
     res.json({ version: cluster_version, workers, mounts: mounts.list() });
+  });
+
+  const sendPathConfig = (res: Response): void => {
+    const { json, version } = pathConfig.get();
+    res.set('ETag', `"${version}"`).set(PATH_CONFIG_VERSION_HEADER, String(version)).type('application/json').send(json);
+  };
+
+  app.get('/api/v1/pathconfig', (_req, res) => sendPathConfig(res));
+
+  // The body is the document whatever its content type: parsed here, so errors name the position.
+  app.put('/api/v1/pathconfig', express.text({ type: () => true, limit: '1mb' }), async (req, res) => {
+    const text = typeof req.body === 'string' ? req.body : '';
+    await pathConfig.set(text, { expectedVersion: expectedVersion(req.get('if-match')) });
+    sendPathConfig(res);
+  });
+
+  app.get('/api/v1/pathconfig/resolve', (req, res) => {
+    const p = req.query.path;
+    if (typeof p !== 'string' || p === '') throw new CoordinatorError('INVALID_ARGUMENT', 'the query parameter path is required, e.g. ?path=/ckpt/model.bin');
+    const resolved = pathConfig.resolve(p);
+    res.set(PATH_CONFIG_VERSION_HEADER, String(pathConfig.get().version)).json(resolved);
   });
 
   app.use((req: Request, res: Response) => {

@@ -1,11 +1,12 @@
 /**
  * Persistence of the coordinator's state: one JSON document (cluster version, mount table,
- * known workers) in `<state dir>/state.json`, replaced atomically on every change so a crash
+ * known workers, bucket tags, the path-level write policies) in `<state dir>/state.json`, replaced atomically on every change so a crash
  * leaves either the old or the new document, never a torn one.
  */
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../common/log.js';
+import { validatePathConfig, type PathConfig } from '../common/path-config.js';
 import type { MountInfo, WorkerInfo } from '../proto/index.js';
 
 export const STATE_FORMAT = 1;
@@ -17,6 +18,14 @@ export interface StateDocument {
   workers: WorkerInfo[];
   /** Tag sets of buckets, by bucket name (absent in files written before bucket tagging). */
   bucketTags?: Record<string, Record<string, string>>;
+  /** The path-level write policies and their own version (absent in files written before them). */
+  pathConfig?: StoredPathConfig;
+}
+
+export interface StoredPathConfig {
+  /** Starts at 1 (the built-in default document); +1 on every change. */
+  version: number;
+  document: PathConfig;
 }
 
 export class CorruptStateError extends Error {
@@ -187,11 +196,24 @@ export function parseStateDocument(text: string): StateDocument {
   if (!isObject(bucketTags) || !Object.values(bucketTags).every((t) => isObject(t) && Object.values(t).every((x) => typeof x === 'string'))) {
     fail('state.bucketTags is not a map of tag maps');
   }
+  let pathConfig: StoredPathConfig | undefined;
+  if (raw.pathConfig !== undefined) {
+    const pc = raw.pathConfig;
+    if (!isObject(pc)) fail('state.pathConfig is not an object');
+    const pcVersion = num(pc, 'version', 'state.pathConfig');
+    if (!Number.isInteger(pcVersion) || pcVersion < 1) fail('state.pathConfig.version is not a positive integer');
+    try {
+      pathConfig = { version: pcVersion, document: validatePathConfig(pc.document) };
+    } catch (err) {
+      fail(`state.pathConfig.document is invalid: ${(err as Error).message}`);
+    }
+  }
   return {
     format: STATE_FORMAT,
     version,
     mounts: raw.mounts.map((m, i) => parseMount(m, `state.mounts[${i}]`)),
     workers: raw.workers.map((w, i) => parseWorker(w, `state.workers[${i}]`)),
     bucketTags: bucketTags as Record<string, Record<string, string>>,
+    ...(pathConfig ? { pathConfig } : {}),
   };
 }

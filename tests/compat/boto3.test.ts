@@ -60,7 +60,7 @@ describe('boto3 scenario', () => {
   const h = useHarness('boto3');
 
   h.step('', STEP.installed, async () => {
-    const r = await exec('python3', ['-c', 'import boto3, botocore, s3transfer; print(boto3.__version__, botocore.__version__, s3transfer.__version__)'], { timeoutMs: 60_000, env: PY_ENV });
+    const r = await exec('python3', ['-c', 'import boto3, botocore, s3transfer; print(boto3.__version__, botocore.__version__, s3transfer.__version__)'], { timeoutMs: 60_000, env: PY_ENV }).catch((e: Error) => assert.fail(`python3 with boto3 is required for this suite: ${e.message}`));
     assert.equal(r.code, 0, `python3 with boto3 is required for this suite (pip install boto3):\n${explain(r)}`);
     const [b, bc, st] = r.stdout.trim().split(' ');
     h.version = `boto3 ${b}, botocore ${bc}, s3transfer ${st}`;

@@ -23,7 +23,7 @@ describe('rclone scenario', () => {
   const h = useHarness('rclone');
 
   h.step('', STEP.installed, async () => {
-    const r = await exec('rclone', ['version'], { timeoutMs: 30_000 });
+    const r = await exec('rclone', ['version'], { timeoutMs: 30_000 }).catch((e: Error) => assert.fail(`rclone is required (Debian package rclone; .ci/run installs it): ${e.message}`));
     assert.equal(r.code, 0, `rclone is required (Debian package rclone; .ci/run installs it):\n${explain(r)}`);
     h.version = r.stdout.split('\n')[0].trim();
   });

@@ -22,7 +22,7 @@ describe('s3cmd scenario', () => {
   const h = useHarness('s3cmd');
 
   h.step('', STEP.installed, async () => {
-    const r = await exec('s3cmd', ['--version'], { timeoutMs: 30_000 });
+    const r = await exec('s3cmd', ['--version'], { timeoutMs: 30_000 }).catch((e: Error) => assert.fail(`s3cmd is required (Debian package s3cmd; .ci/run installs it): ${e.message}`));
     assert.equal(r.code, 0, `s3cmd is required (Debian package s3cmd; .ci/run installs it):\n${explain(r)}`);
     h.version = r.stdout.trim();
   });

@@ -31,7 +31,7 @@ describe('s3fs scenario', () => {
   const h = useHarness('s3fs');
 
   h.step('', `${STEP.installed}; /dev/fuse exists`, async () => {
-    const r = await exec('s3fs', ['--version'], { timeoutMs: 30_000 });
+    const r = await exec('s3fs', ['--version'], { timeoutMs: 30_000 }).catch((e: Error) => assert.fail(`s3fs is required (Debian package s3fs; .ci/run installs it): ${e.message}`));
     assert.equal(r.code, 0, `s3fs is required (Debian package s3fs; .ci/run installs it):\n${explain(r)}`);
     h.version = r.stdout.split('\n')[0].trim();
     assert.ok(existsSync('/dev/fuse'), '/dev/fuse does not exist: s3fs cannot mount on this machine');
@@ -89,6 +89,8 @@ describe('s3fs scenario', () => {
       /** A command on the mount; `cwd` is the mount point. */
       const sh = (cmd: string, args: string[], timeoutMs = 240_000): Promise<ExecResult> => exec(cmd, args, { cwd: mnt, timeoutMs });
       const ok = async (cmd: string, args: string[], timeoutMs?: number): Promise<ExecResult> => {
+        // Without the mount, commands would silently work on the empty local directory.
+        assert.ok(mounted(mnt), `${mnt} is not mounted (see the mount step)${exited() ? `; s3fs exited: ${s3fsLog.slice(-2000)}` : ''}`);
         s3fsLog = ''; // so a failure shows what s3fs logged during this command only
         const r = await sh(cmd, args, timeoutMs);
         assert.ok(r.code === 0 && !r.timedOut, `${explain(r)}\n--- s3fs log (errors and the requests that got them)\n${s3fsErrors()}`);
