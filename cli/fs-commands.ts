@@ -73,10 +73,14 @@ async function ls(args: FsArgs): Promise<void> {
     const res = await request(base, 'GET', `/${encodeURIComponent(bucket)}?${q}`);
     if (res.statusCode !== 200) throw await failure(res, `ls ${args.path}`);
     const doc = xml.parse(await readAll(res)).ListBucketResult;
-    for (const p of doc.CommonPrefixes ?? []) rows.push(['DIR', '', '', `/${bucket}/${p.Prefix}`]);
+    for (const p of doc.CommonPrefixes ?? []) rows.push(['DIR', '', '', '', `/${bucket}/${p.Prefix}`]);
     for (const c of doc.Contents ?? []) {
       if (c.Key === prefix) continue;
-      rows.push(['FILE', formatBytes(Number(c.Size)), c.LastModified, `/${bucket}/${c.Key}`]);
+      // The persistence state (write cache): PERSISTED, NOT_PERSISTED or TO_BE_PERSISTED.
+      const head = await request(base, 'HEAD', `/${encodeURIComponent(bucket)}/${encodeKey(c.Key)}`);
+      head.resume();
+      const state = String(head.headers['x-alluxio-persistence-state'] ?? 'PERSISTED');
+      rows.push(['FILE', formatBytes(Number(c.Size)), c.LastModified, state, `/${bucket}/${c.Key}`]);
     }
     token = doc.IsTruncated === 'true' ? doc.NextContinuationToken : undefined;
   } while (token);
@@ -109,6 +113,7 @@ async function stat(args: FsArgs): Promise<void> {
     etag: res.headers.etag,
     lastModified: res.headers['last-modified'],
     contentType: res.headers['content-type'],
+    persistenceState: res.headers['x-alluxio-persistence-state'] ?? 'PERSISTED',
     metadata: meta,
   }, null, 2));
 }

@@ -11,6 +11,8 @@ import { mountCommands } from './mount-commands.js';
 import { workerList, workerListCommand } from './worker-commands.js';
 import { fsCommands } from './fs-commands.js';
 import { confCommands } from './conf-commands.js';
+import { asyncPersistCommands } from './async-persist-commands.js';
+import { pathConfigCommands } from './pathconfig-commands.js';
 
 function fail(message: string): never {
   process.stderr.write(`alluxio: ${message}\n`);
@@ -37,7 +39,9 @@ const cli = yargs(hideBin(process.argv))
   (args) => clusterStart(args as GlobalArgs & { workers: number; 'data-dir'?: string }))
   .command('mount', 'Manage the mount table', (y) => mountCommands(y as never))
   .command('fs', 'Browse the namespace through the S3 API', (y) => fsCommands(y as never))
+  .command('async-persist', 'Inspect the write cache\'s background persistence', (y) => asyncPersistCommands(y as never))
   .command('conf', 'Inspect configuration', (y) => confCommands(y as never))
+  .command('pathconfig', 'Path-level write policies (show, edit, set, unset, resolve)', (y) => pathConfigCommands(y as never))
   .demandCommand(1, 'name a command; see alluxio --help')
   .strict()
   .help()

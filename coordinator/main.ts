@@ -13,6 +13,7 @@ import { CoordinatorService, PathConfigService, grpc } from '../proto/index.js';
 import { ClusterState } from './cluster-state.js';
 import { coordinatorServiceImpl, pathConfigServiceImpl } from './grpc-service.js';
 import { PathConfigStore } from './path-config-store.js';
+import { METASTORE_GRPC_SERVER_OPTIONS, MetastoreService, metastoreServiceImpl, openMetastore } from './metastore/index.js';
 import { BucketMetadata } from './bucket-metadata.js';
 import { Membership } from './membership.js';
 import { MountTable, rootMountFromConfig } from './mount-table.js';
@@ -123,9 +124,15 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
 
     // Keepalive pings find watchers whose host vanished without closing the connection,
     // so their streams are removed instead of buffering snapshots forever.
-    const grpcServer = new grpc.Server({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+    // The write cache's metastore: embedded SQLite in the state dir, or FoundationDB when
+    // alluxio.foundationdb.cluster.file.path names a cluster file; served to workers over gRPC.
+    const metastore = await openMetastore(config, stateDir, rootLog.child({ component: 'metastore' }));
+    closers.push(() => metastore.close());
+
+    const grpcServer = new grpc.Server({ ...METASTORE_GRPC_SERVER_OPTIONS, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
     grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state) }, rootLog.child({ component: 'grpc' })));
     grpcServer.addService(PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' })));
+    grpcServer.addService(MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' })));
     const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')));
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.

@@ -22,6 +22,8 @@ const pkg = grpc.loadPackageDefinition(definition) as unknown as {
 
 export const CoordinatorService = pkg.alluxio.cluster.Coordinator;
 export const WorkerPeerService = pkg.alluxio.cluster.WorkerPeer;
+export const MetastoreService = pkg.alluxio.cluster.Metastore;
+export const PathConfigService = pkg.alluxio.cluster.PathConfig;
 
 export interface WorkerAddress { host: string; s3_port: number; rpc_port: number; https_port: number }
 export interface CacheUsage { used_bytes: number; capacity_bytes: number; pages: number }
@@ -36,7 +38,17 @@ export interface WorkerInfo {
   version: string;
 }
 export interface MountInfo { path: string; ufs_uri: string; options: Record<string, string>; read_only: boolean }
-export interface ClusterSnapshot { version: number; members: WorkerInfo[]; mounts: MountInfo[] }
+export interface PathConfigDocument { json: string; version: number }
+export interface ResolvedPolicy { json: string }
+export interface ClusterSnapshot { version: number; members: WorkerInfo[]; mounts: MountInfo[]; path_config: PathConfigDocument | null; write_cache_enabled: boolean }
+export interface MetaVersion { version: number }
+export interface MetaGetResponse { found: boolean; value: Buffer; read_version: number }
+export interface MetaKeyValue { key: Buffer; value: Buffer }
+export interface MetaRangeResponse { items: MetaKeyValue[]; read_version: number }
+export interface MetaKeyRange { begin: Buffer; end: Buffer }
+export interface MetaMutation { type: 'set' | 'clear' | 'clear_range'; key: Buffer; value?: Buffer; end?: Buffer }
+export interface MetaCommitRequest { read_version: number; reads: MetaKeyRange[]; mutations: MetaMutation[] }
+export interface MetaCommitResponse { committed: boolean; version: number; conflict: string }
 export interface RegisterWorkerRequest { id: string; address: WorkerAddress; cache: CacheUsage; version: string }
 export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number }
 export interface HeartbeatRequest { id: string; cache: CacheUsage }
@@ -44,6 +56,9 @@ export interface HeartbeatResponse { reregister: boolean; cluster_version: numbe
 export interface ListWorkersResponse { workers: WorkerInfo[]; cluster_version: number }
 export interface ListMountsResponse { mounts: MountInfo[] }
 export interface PingResponse { id: string; cluster_version: number }
+export interface ReplicaChunk { path: string; write_id: string; data: Buffer }
+export interface ReplicaAck { size: number; md5_hex: string }
+export interface ReplicaRef { path: string; write_id: string }
 export interface Empty {}
 export interface BucketRequest { bucket: string }
 export interface BucketTagging { bucket: string; tags: Record<string, string>; present: boolean }

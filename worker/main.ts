@@ -17,6 +17,10 @@ import { CoordinatorClient } from './cluster/coordinator-client.js';
 import { PeerHealth, PeerServer } from './cluster/peer-service.js';
 import { S3Server } from './s3/server.js';
 import { SimpleAuthenticator } from './s3/auth.js';
+import { RemoteMetastore } from './cluster/metastore-client.js';
+import { LocalWriteStore } from './writecache/local-store.js';
+import { ReplicaClient, replicaHandlers } from './writecache/replication.js';
+import { WriteCache } from './writecache/write-cache.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -79,7 +83,32 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     await fs.rm(stagingDir, { recursive: true, force: true });
     const mounts = new MountTable(config, stagingDir, log.child({ component: 'mounts' }));
     closers.push(() => mounts.close());
+    // The write cache: its metastore is the coordinator's (gRPC); it acts only while the
+    // coordinator says the write cache is enabled.
+    const coordinatorAddress = `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`;
+    const metastore = new RemoteMetastore(coordinatorAddress);
+    closers.push(() => metastore.close());
+    const local = await LocalWriteStore.open(cacheDir, Math.floor(config.bytes('alluxio.worker.page.store.sizes') * config.double('alluxio.worker.page.store.pinned.file.capacity.limit.ratio')));
+    const replicas = new ReplicaClient();
+    closers.push(() => replicas.close());
+    const view = new ClusterView();
+    const writeCache = new WriteCache({
+      selfId: id,
+      view,
+      metastore,
+      local,
+      replicas,
+      resolveBucket: (bucket) => mounts.resolve(bucket),
+      persistThreads: config.int('alluxio.write.cache.async.persist.thread.pool.size'),
+      retryInitialMs: config.durationMs('alluxio.worker.write.cache.async.persist.retry.initial.interval'),
+      retryMaxMs: config.durationMs('alluxio.worker.write.cache.async.persist.retry.max.interval'),
+      orphanTimeoutMs: config.durationMs('alluxio.write.cache.async.check.orphan.timeout'),
+      checkPeriodMs: config.durationMs('alluxio.write.cache.async.file.check.period'),
+      danglingMs: config.durationMs('alluxio.worker.mark.writing.files.duration'),
+      log: log.child({ component: 'write-cache' }),
+    });
     const objects = new ObjectStore({
+      writeCache,
       mounts,
       pages,
       pageSize,
@@ -90,14 +119,13 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     });
     const multipart = new MultipartStore(path.join(cacheDir, 'multipart'), id, objects, config.bytes('alluxio.proxy.s3.complete.multipart.upload.min.part.size'));
 
-    const view = new ClusterView();
     view.on('change', (c) => {
       if (c.mountsChanged) mounts.update([...view.mounts]);
       // Keys may have moved to us from a worker that saw writes we did not: look again.
       if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
-    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }));
+    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local));
     const hostname = config.string('alluxio.worker.hostname');
     const rpcPort = await peerServer.listen(hostname, config.int('alluxio.worker.rpc.port'));
     closers.push(() => peerServer.close());
@@ -114,6 +142,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       selfId: id,
       view,
       authenticator: new SimpleAuthenticator(),
+      writeCache,
       virtualHostDomains: config.string('alluxio.worker.s3.virtual.host.domains').split(',').map((d) => d.trim()).filter(Boolean),
       services: {
         objects,
@@ -161,6 +190,8 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     const link = coordinator;
     closers.push(() => link.close());
     await link.start();
+    writeCache.start();
+    closers.push(() => writeCache.stop());
     if (config.bool('alluxio.proxy.s3.multipart.upload.cleaner.enabled')) {
       multipart.startCleaner({
         timeoutMs: config.durationMs('alluxio.proxy.s3.multipart.upload.cleaner.timeout'),

@@ -51,6 +51,9 @@ function validate(key: PropertyKey, value: string): void {
       case 'int':
         if (!/^\s*-?\d+\s*$/.test(value)) throw new ConfigError(`not an integer: "${value}"`);
         return;
+      case 'double':
+        if (!/^\s*-?\d+(\.\d+)?\s*$/.test(value)) throw new ConfigError(`not a number: "${value}"`);
+        return;
       case 'bool': parseBool(value); return;
       case 'bytes': parseBytes(value); return;
       case 'duration': parseDuration(value); return;
@@ -122,6 +125,7 @@ export class Config {
 
   string(name: string): string { return this.typed(name, 'string', 'enum'); }
   int(name: string): number { return parseInt(this.typed(name, 'int'), 10); }
+  double(name: string): number { return parseFloat(this.typed(name, 'double')); }
   bool(name: string): boolean { return parseBool(this.typed(name, 'bool')); }
   bytes(name: string): number { return parseBytes(this.typed(name, 'bytes')); }
   durationMs(name: string): number { return parseDuration(this.typed(name, 'duration')); }

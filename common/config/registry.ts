@@ -4,7 +4,7 @@
  * Alluxio's documentation (shared/seeds) wherever it gives them.
  */
 
-export type PropertyType = 'string' | 'int' | 'bool' | 'bytes' | 'duration' | 'enum';
+export type PropertyType = 'string' | 'int' | 'double' | 'bool' | 'bytes' | 'duration' | 'enum';
 
 export interface PropertyKey {
   readonly name: string;
@@ -74,6 +74,17 @@ const keys: PropertyKey[] = [
   { name: 'alluxio.worker.page.store.sizes', type: 'bytes', default: '1GB', description: 'Capacity of the page store; least-recently-used pages are evicted beyond it.' },
   { name: 'alluxio.worker.page.store.page.size', type: 'bytes', default: '1MB', description: 'Cache granularity: the UFS is read and cached in pages of this size.' },
   { name: 'alluxio.user.file.metadata.sync.interval', type: 'duration', default: '10sec', description: 'How long object metadata read from the UFS is trusted before it is checked again; an object changed in the UFS behind our back is served stale at most this long. 0 checks on every request.' },
+
+  // ---- write cache (seed 004) ----
+  { name: 'alluxio.write.cache.enabled', type: 'bool', default: 'false', description: 'Turn the write cache on: path-level write policies (WRITE_THROUGH, WRITE_BACK, TRANSIENT, READ_ONLY, NO_CACHE), replicas of unpersisted data, asynchronous persistence.' },
+  { name: 'alluxio.foundationdb.cluster.file.path', type: 'string', default: '', description: 'A FoundationDB cluster file: when set, the metastore is FoundationDB; empty means the embedded metastore (SQLite in the coordinator\'s data dir).' },
+  { name: 'alluxio.write.cache.async.persist.thread.pool.size', type: 'int', default: '8', description: 'Objects each worker persists to the UFS at the same time.' },
+  { name: 'alluxio.worker.write.cache.async.persist.retry.initial.interval', type: 'duration', default: '1s', description: 'First wait before retrying a failed persistence (doubling after each failure).' },
+  { name: 'alluxio.worker.write.cache.async.persist.retry.max.interval', type: 'duration', default: '1h', description: 'Longest wait between persistence retries.' },
+  { name: 'alluxio.worker.page.store.pinned.file.capacity.limit.ratio', type: 'double', default: '0.3', description: 'Largest fraction of the cache capacity unpersisted (pinned) data may take; past it writes get 503 SlowDown with Retry-After.' },
+  { name: 'alluxio.write.cache.async.check.orphan.timeout', type: 'duration', default: '1h', description: 'Uncommitted writes older than this are treated as abandoned and cleaned up.' },
+  { name: 'alluxio.write.cache.async.file.check.period', type: 'duration', default: '10min', description: 'How often workers look for orphaned and dangling writes.' },
+  { name: 'alluxio.worker.mark.writing.files.duration', type: 'duration', default: '10min', description: 'A write that receives no data for this long is a dangling write, eligible for cleanup (the timer resets on every write).' },
 
   // ---- UFS (defaults for every S3 mount; mount options override) ----
   { name: 'aws.accessKeyId', type: 'string', default: '', description: 'Default S3 UFS access key (mount options take precedence; then AWS_ACCESS_KEY_ID, ~/.aws/credentials).', secret: true },

@@ -13,8 +13,9 @@ export interface Moto {
   close(): Promise<void>;
 }
 
-export async function startMoto(): Promise<Moto> {
-  const port = await freePort();
+/** With `port`, on that port (to bring a stopped store back where its clients expect it). */
+export async function startMoto(opts: { port?: number } = {}): Promise<Moto> {
+  const port = opts.port ?? await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   // moto logs every request on stderr: keep draining it (a full pipe would stall the server)

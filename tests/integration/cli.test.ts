@@ -57,7 +57,7 @@ describe('alluxio CLI', () => {
     const cat = await runCli(['fs', 'cat', '/local-mnt/sub/file.txt'], { conf: c.cliConf() });
     assert.equal(cat.stdout, 'from a mounted directory');
     const ls = await runCli(['fs', 'ls', '/local-mnt/sub'], { conf: c.cliConf() });
-    assert.match(ls.stdout, /FILE\s+24B\s+\S+\s+\/local-mnt\/sub\/file\.txt/);
+    assert.match(ls.stdout, /FILE\s+24B\s+\S+\s+PERSISTED\s+\/local-mnt\/sub\/file\.txt/);
     const stat = JSON.parse((await runCli(['fs', 'stat', '/local-mnt/sub/file.txt'], { conf: c.cliConf() })).stdout) as { size: number; type: string };
     assert.equal(stat.size, 24);
     assert.equal(stat.type, 'file');

@@ -19,6 +19,9 @@ export class ClusterView extends EventEmitter<{ change: [ViewChange] }> {
   members: ReadonlyMap<string, WorkerInfo> = new Map();
   mounts: readonly MountInfo[] = [];
   ring = new Ring([]);
+  /** The path-level write policies (JSON) and whether the write cache is on, from the coordinator. */
+  pathConfig: { json: string; version: number } | null = null;
+  writeCacheEnabled = false;
 
   apply(snapshot: ClusterSnapshot, firstOfStream: boolean): boolean {
     if (!firstOfStream && snapshot.version <= this.version) return false;
@@ -29,6 +32,8 @@ export class ClusterView extends EventEmitter<{ change: [ViewChange] }> {
     this.version = snapshot.version;
     this.members = members;
     this.mounts = snapshot.mounts;
+    this.pathConfig = snapshot.path_config ?? null;
+    this.writeCacheEnabled = snapshot.write_cache_enabled === true;
     if (membersChanged) this.ring = new Ring(members.keys());
     this.emit('change', { version: snapshot.version, membersChanged, mountsChanged });
     return true;

@@ -6,12 +6,15 @@
 import { WorkerPeerService, grpc, unary, type PingResponse } from '../../proto/index.js';
 
 export class PeerServer {
-  private readonly server = new grpc.Server();
+  private readonly server: grpc.Server;
   port = 0;
 
-  constructor(private readonly info: () => PingResponse) {
+  /** `extra` adds handlers for the other WorkerPeer methods (replicas, with the write cache). */
+  constructor(private readonly info: () => PingResponse, extra: grpc.UntypedServiceImplementation = {}) {
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     this.server.addService(WorkerPeerService.service, {
       Ping: (_call: grpc.ServerUnaryCall<unknown, PingResponse>, cb: grpc.sendUnaryData<PingResponse>) => cb(null, this.info()),
+      ...extra,
     });
   }
 

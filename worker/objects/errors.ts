@@ -9,7 +9,7 @@ export type ObjectErrorCode =
   | 'NoSuchBucket' | 'NoSuchKey' | 'BucketNotEmpty' | 'BucketAlreadyOwnedByYou' | 'InvalidBucketName'
   | 'BucketIsMountPoint' | 'ReadOnly' | 'KeyConflict' | 'InvalidKey' | 'NoSuchUpload' | 'InvalidPart'
   | 'InvalidPartOrder' | 'EntityTooSmall' | 'BadDigest' | 'IncompleteBody' | 'PreconditionFailed'
-  | 'ContentSha256Mismatch' | 'InvalidRequest' | 'InvalidArgument' | 'UfsUnavailable' | 'UfsAccessDenied' | 'Changed' | 'Aborted';
+  | 'ContentSha256Mismatch' | 'InvalidRequest' | 'InvalidArgument' | 'SlowDown' | 'PolicyReadOnly' | 'UfsUnavailable' | 'UfsAccessDenied' | 'Changed' | 'Aborted';
 
 export class ObjectError extends Error {
   override name = 'ObjectError';

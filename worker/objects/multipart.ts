@@ -98,9 +98,11 @@ export class MultipartStore {
   async create(bucket: string, key: string, meta: Pick<ObjectMetadata, 'contentType' | 'headers' | 'userMetadata' | 'tags'>, checksum?: { algorithm: ChecksumAlgorithm; type: 'COMPOSITE' | 'FULL_OBJECT' }): Promise<UploadInfo> {
     const b = await this.objects.resolveForWrite(bucket);
     if (key.endsWith('/')) throw new ObjectError('InvalidArgument', 'a key ending in "/" names a folder and cannot be uploaded in parts');
+    this.objects.checkPolicyWritable(bucket, key);
     const uploadId = `${this.workerId}.${randomBytes(16).toString('hex')}`;
     let ufsUploadId: string | undefined;
-    if (b.ufs.multipart) {
+    // WRITE_BACK and TRANSIENT uploads must not reach the UFS before (or instead of) the cache.
+    if (b.ufs.multipart && this.objects.passThroughAllowed(bucket, key)) {
       ufsUploadId = await b.ufs.multipart.createUpload(b.prefix + key, meta).catch((e) => { throw fromUfsError(e, `/${bucket}/${key}`); });
     }
     const info: UploadInfo = { uploadId, bucket, key, ...meta, initiatedMs: Date.now(), ufsUploadId, checksumAlgorithm: checksum?.algorithm, checksumType: checksum?.type };

@@ -19,6 +19,8 @@ import type { PageStore } from '../cache/page-store.js';
 import { CachedReader } from './cached-reader.js';
 import { fromUfsError, ObjectError } from './errors.js';
 import type { MountTable, ResolvedBucket } from './mount-table.js';
+import { statusOf as statusOfEntry, type WriteCache } from '../writecache/write-cache.js';
+import type { WriteEntry } from '../writecache/entries.js';
 
 export interface ObjectStoreOptions {
   mounts: MountTable;
@@ -29,8 +31,13 @@ export interface ObjectStoreOptions {
   /** Largest object whose pages are cached straight from a PUT (they are held in memory until the commit). */
   cacheOnWriteMaxBytes: number;
   enforceBucketNamingRules: boolean;
+  /** The write cache (seed 004); its path config decides each write while it is enabled. */
+  writeCache?: WriteCache;
   log: Logger;
 }
+
+/** The status of an unpersisted object carries its write-cache entry (where its bytes are). */
+type CachedStatus = UfsStatus & { writeCache?: WriteEntry };
 
 /** S3 conditional writes: If-None-Match: * creates only if absent; If-Match: etag replaces only that version. */
 export interface WritePrecondition {
@@ -129,6 +136,31 @@ export class ObjectStore {
 
   constructor(private readonly opts: ObjectStoreOptions) {
     this.reader = new CachedReader(opts.pages, opts.pageSize);
+    opts.writeCache?.attach({ lockKey: (p) => this.lockKey(p), forget: (p) => this.meta.delete(p) });
+  }
+
+  private get wc(): WriteCache | undefined {
+    return this.opts.writeCache?.enabled ? this.opts.writeCache : undefined;
+  }
+
+  /** The object as it is now: an unpersisted write-cache entry shadows the UFS. */
+  private async current(b: ResolvedBucket, key: string, path: string): Promise<CachedStatus | null> {
+    const e = await this.wc?.lookup(path);
+    if (e) return e.deleted ? null : statusOfEntry(e);
+    const st = await b.ufs.stat(b.prefix + key).catch((err) => { throw fromUfsError(err, path); });
+    return st ? { ...st, key } : null;
+  }
+
+  /** Whether a multipart upload of this path may pass straight through to the UFS. */
+  passThroughAllowed(bucket: string, key: string): boolean {
+    const mode = this.wc?.policy(namespacePath(bucket, key))?.policyMode;
+    return mode === undefined || mode === 'WRITE_THROUGH' || mode === 'NO_CACHE';
+  }
+
+  /** READ_ONLY paths refuse every write. */
+  checkPolicyWritable(bucket: string, key: string): void {
+    const path = namespacePath(bucket, key);
+    if (this.wc?.policy(path)?.policyMode === 'READ_ONLY') throw new ObjectError('PolicyReadOnly', `${path} is READ_ONLY by the path config`);
   }
 
   /** Forget every cached metadata entry (the ring or the mounts changed: look again). */
@@ -162,7 +194,7 @@ export class ObjectStore {
   /** Checks a conditional write against the object as the UFS has it now (never the cache). */
   private async checkPrecondition(b: ResolvedBucket, key: string, path: string, pre: WritePrecondition | undefined): Promise<void> {
     if (!pre || (pre.ifMatch === undefined && pre.ifNoneMatch === undefined)) return;
-    const current = await b.ufs.stat(b.prefix + key).catch((e) => { throw fromUfsError(e, path); });
+    const current = await this.current(b, key, path);
     if (pre.ifNoneMatch === '*' && current) throw new ObjectError('PreconditionFailed', `${path} exists (If-None-Match: *)`);
     if (pre.ifMatch !== undefined) {
       if (!current) throw new ObjectError('NoSuchKey', `${path} does not exist`);
@@ -251,6 +283,13 @@ export class ObjectStore {
     const path = namespacePath(bucket, key);
     const cached = opts.useCache ? this.meta.get(path) : undefined;
     if (cached && Date.now() - cached.fetchedAt < this.opts.metadataSyncIntervalMs) return cached.status;
+    const entry = await this.wc?.lookup(path);
+    if (entry?.deleted) throw new ObjectError('NoSuchKey', `${path} does not exist`);
+    if (entry) {
+      const status: CachedStatus = statusOfEntry(entry);
+      if (opts.useCache) this.remember(path, status);
+      return status;
+    }
     const st = await b.ufs.stat(b.prefix + key).catch((e) => { throw fromUfsError(e, path); });
     if (!st) {
       this.meta.delete(path);
@@ -269,8 +308,17 @@ export class ObjectStore {
   readObject(bucket: string, key: string, status: UfsStatus, range: ByteRange, opts: { useCache: boolean; signal?: AbortSignal }): AsyncGenerator<Buffer> {
     const b = this.bucket(bucket);
     const path = namespacePath(bucket, key);
-    if (opts.useCache) return this.translateErrors(this.reader.read(b.ufs, b.prefix + key, path, status, range, opts.signal), path);
+    const entry = (status as CachedStatus).writeCache;
+    if (entry) return this.translateErrors(this.fromWriteCache(entry, range, opts.signal), path);
+    // NO_CACHE paths are read straight from the UFS and leave no pages.
+    const noCache = this.wc?.policy(path)?.policyMode === 'NO_CACHE';
+    if (opts.useCache && !noCache) return this.translateErrors(this.reader.read(b.ufs, b.prefix + key, path, status, range, opts.signal), path);
     return this.translateErrors(this.direct(b, key, status, range, opts.signal), path);
+  }
+
+  private async *fromWriteCache(entry: WriteEntry, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    if (entry.size === 0 || range.end < range.start) return;
+    yield* (await this.opts.writeCache!.read(entry, range, signal)) as AsyncIterable<Buffer>;
   }
 
   private async *direct(b: ResolvedBucket, key: string, status: UfsStatus, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
@@ -293,15 +341,21 @@ export class ObjectStore {
     const b = await this.requireBucket(bucket);
     if (b.readOnly) throw new ObjectError('ReadOnly', `bucket ${bucket} is read-only`);
     const path = namespacePath(bucket, key);
+    this.checkPolicyWritable(bucket, key);
     if (key.endsWith('/')) return this.putFolder(b, bucket, key, body, opts);
-    const keep = { pages: [] as Buffer[], max: this.opts.cacheOnWriteMaxBytes, overflow: false };
+    const policy = this.wc?.policy(path);
+    const cached = policy && (policy.policyMode === 'WRITE_BACK' || policy.policyMode === 'TRANSIENT');
+    const target = cached ? this.opts.writeCache!.target(bucket, key, path, policy.policyMode as 'WRITE_BACK' | 'TRANSIENT', policy.writeReplicas) : b.ufs;
+    // Pages are cached from a write only for UFS writes on a caching path: write-cache objects
+    // are served from their pinned copy, NO_CACHE paths keep nothing.
+    const keep = { pages: [] as Buffer[], max: this.opts.cacheOnWriteMaxBytes, overflow: cached || policy?.policyMode === 'NO_CACHE' };
     const hasher = new HashingStream({ sha256: opts.sha256Hex !== undefined, checksum: opts.checksum?.algorithm }, keep);
     // pipeline also forwards an error the body already had before we got here.
     pipeline(body, hasher, () => undefined);
     let release: (() => void) | undefined;
     let status: UfsStatus;
     try {
-      status = await b.ufs.write(b.prefix + key, hasher, {
+      status = await target.write(b.prefix + key, hasher, {
         contentType: opts.contentType,
         headers: opts.headers,
         userMetadata: opts.userMetadata,
@@ -333,6 +387,8 @@ export class ObjectStore {
           return { md5Hex: digest.toString('hex'), etag: opts.etag, checksum };
         },
       });
+      // A write that went to the UFS supersedes an unpersisted version (its persistence is cancelled).
+      if (!cached && this.wc) await this.wc.remove(path);
     } catch (err) {
       throw fromUfsError(err, path);
     } finally {
@@ -410,9 +466,16 @@ export class ObjectStore {
     const b = await this.requireBucket(bucket);
     if (b.readOnly) throw new ObjectError('ReadOnly', `bucket ${bucket} is read-only`);
     const path = namespacePath(bucket, key);
+    this.checkPolicyWritable(bucket, key);
     const release = await this.lockKey(path);
     try {
       await this.checkPrecondition(b, key, path, update.precondition);
+      const inCache = await this.wc?.updateMeta(path, { replace: update.replace, tags: update.tags });
+      if (inCache) {
+        const status = { ...(await this.wc!.lookup(path).then((e) => (e ? statusOfEntry(e) : inCache))), key };
+        this.remember(path, status);
+        return status;
+      }
       const before = this.meta.get(path)?.status;
       const st = await b.ufs.updateMetadata(b.prefix + key, { replace: update.replace, tags: update.tags }).catch((e) => { throw fromUfsError(e, path); });
       const status = { ...st, key };
@@ -428,9 +491,18 @@ export class ObjectStore {
     const b = await this.requireBucket(bucket);
     if (b.readOnly) throw new ObjectError('ReadOnly', `bucket ${bucket} is read-only`);
     const path = namespacePath(bucket, key);
+    this.checkPolicyWritable(bucket, key);
     const release = await this.lockKey(path);
     this.meta.delete(path);
     try {
+      if (this.wc?.policy(path)?.policyMode === 'WRITE_BACK') {
+        // Written back like a write: acknowledged now, applied to the UFS by the persister
+        // (and cancelling the persistence of an unpersisted version).
+        await this.wc.markDeleted(bucket, key, path);
+        return;
+      }
+      // Deleting an unpersisted object cancels its persistence and drops its copies.
+      await this.wc?.remove(path);
       await b.ufs.delete(b.prefix + key);
     } catch (err) {
       const e = fromUfsError(err, path);
@@ -451,11 +523,55 @@ export class ObjectStore {
       maxKeys: opts.maxKeys,
     }).catch((e) => { throw fromUfsError(e, `bucket ${bucket}`); });
     const strip = (k: string) => k.slice(b.prefix.length);
-    return {
+    const page: ListResult = {
       objects: res.objects.filter((o) => o.key !== b.prefix).map((o) => ({ ...o, key: strip(o.key) })),
       commonPrefixes: res.commonPrefixes.map(strip),
       isTruncated: res.isTruncated,
       lastKey: res.lastKey === undefined ? undefined : strip(res.lastKey),
+    };
+    return this.wc ? this.withUnpersisted(bucket, page, opts) : page;
+  }
+
+  /**
+   * Listings include unpersisted objects: the write-cache entries in the page's key range are
+   * merged in key order (an entry shadows a UFS object of the same key), rolled up at the
+   * delimiter, and the page cut back to maxKeys.
+   */
+  private async withUnpersisted(bucket: string, page: ListResult, opts: { prefix: string; delimiter?: string; startAfter?: string; maxKeys: number }): Promise<ListResult> {
+    const base = namespacePath(bucket, '');
+    const entries = await this.wc!.list(base + opts.prefix, base + (opts.startAfter ?? ''), opts.maxKeys + 1);
+    const upper = page.isTruncated ? page.lastKey : undefined;
+    type Item = { key: string; object?: UfsStatus };
+    const items = new Map<string, Item>();
+    for (const o of page.objects) items.set(o.key, { key: o.key, object: o });
+    for (const p of page.commonPrefixes) items.set(p, { key: p });
+    let more = entries.length > opts.maxKeys;
+    for (const e of entries.slice(0, opts.maxKeys)) {
+      const key = e.path.slice(base.length);
+      if (upper !== undefined && compareUtf8(key, upper) > 0) {
+        more = true;
+        break;
+      }
+      if (e.deleted) {
+        // A delete not yet applied to the UFS hides the UFS's copy.
+        items.delete(key);
+        continue;
+      }
+      const at = opts.delimiter ? key.indexOf(opts.delimiter, opts.prefix.length) : -1;
+      if (at >= 0) {
+        const cp = key.slice(0, at + opts.delimiter!.length);
+        if (!items.has(cp)) items.set(cp, { key: cp });
+      } else {
+        items.set(key, { key, object: { ...statusOfEntry(e), key } });
+      }
+    }
+    const sorted = [...items.values()].sort((a, z) => compareUtf8(a.key, z.key));
+    const kept = sorted.slice(0, opts.maxKeys);
+    return {
+      objects: kept.flatMap((i) => (i.object ? [i.object] : [])),
+      commonPrefixes: kept.flatMap((i) => (i.object ? [] : [i.key])),
+      isTruncated: page.isTruncated || more || sorted.length > kept.length,
+      lastKey: kept.length ? kept[kept.length - 1].key : page.lastKey,
     };
   }
 
@@ -507,3 +623,8 @@ export function validBucketDirName(name: string): boolean {
   if (name.length < 1 || name.length > 255) return false;
   return name.split(':').every((seg) => seg.length >= 1 && !seg.includes('/') && !seg.includes('\\') && !seg.includes('\0') && !seg.startsWith('.') && seg !== '..');
 }
+
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+

@@ -47,6 +47,8 @@ export type S3ErrorCode = keyof typeof S3_ERRORS;
 export class S3Error extends Error {
   override name = 'S3Error';
   readonly status: number;
+  /** Response headers that go with the error (e.g. Retry-After on SlowDown). */
+  readonly headers: Record<string, string> = {};
   constructor(
     readonly code: S3ErrorCode,
     message?: string,

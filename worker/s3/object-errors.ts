@@ -27,10 +27,12 @@ const MAP: Record<ObjectError['code'], S3ErrorCode> = {
   ContentSha256Mismatch: 'XAmzContentSHA256Mismatch',
   InvalidRequest: 'InvalidRequest',
   InvalidArgument: 'InvalidArgument',
+  SlowDown: 'SlowDown',
+  PolicyReadOnly: 'AccessDenied',
 };
 
 /** Messages of these are safe and useful to show the client; others keep S3's generic text. */
-const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'IncompleteBody', 'InvalidBucketName', 'BadDigest', 'InvalidRequest', 'InvalidArgument', 'InvalidPartOrder']);
+const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'IncompleteBody', 'InvalidBucketName', 'BadDigest', 'InvalidRequest', 'InvalidArgument', 'InvalidPartOrder', 'SlowDown', 'PolicyReadOnly']);
 
 export function toS3Error(err: unknown, resource: { bucket?: string; key?: string }): unknown {
   // Broken aws-chunked framing is the client's fault: a 400 it will not blindly retry.
@@ -39,5 +41,8 @@ export function toS3Error(err: unknown, resource: { bucket?: string; key?: strin
   const extra: Record<string, string> = {};
   if (resource.bucket && (err.code === 'NoSuchBucket' || err.code === 'BucketNotEmpty' || err.code === 'BucketAlreadyOwnedByYou')) extra.BucketName = resource.bucket;
   if (resource.key !== undefined && err.code === 'NoSuchKey') extra.Key = resource.key;
-  return new S3Error(MAP[err.code], SHOW_MESSAGE.has(err.code) ? err.message : undefined, extra, { cause: err });
+  const s3err = new S3Error(MAP[err.code], SHOW_MESSAGE.has(err.code) ? err.message : undefined, extra, { cause: err });
+  // A retryable refusal says when to come back (pinned write-cache space is full).
+  if (err.code === 'SlowDown') s3err.headers['Retry-After'] = '1';
+  return s3err;
 }

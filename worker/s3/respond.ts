@@ -38,7 +38,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: unknow
     res.destroy(s3err);
     return;
   }
-  const headers: Record<string, string | number> = {};
+  const headers: Record<string, string | number> = { ...s3err.headers };
   // A HEAD answer, a 304 and a 307 carry no body (S3-CLIENTS R7).
   if (req.method === 'HEAD' || s3err.status === 304) {
     res.writeHead(s3err.status, headers);

@@ -23,6 +23,8 @@ import { renderXml } from './xml.js';
 import { FORWARDED_HEADER, Forwarder, OwnerUnreachable } from './proxy.js';
 import { deferContinue, startBody, type RequestContext, type S3Services } from './context.js';
 import type { Authenticator } from './auth.js';
+import type { WriteCache } from '../writecache/write-cache.js';
+import { pipeline } from 'node:stream/promises';
 import type { MultipartStore, UploadInfo } from '../objects/multipart.js';
 
 export const REDIRECT_MARK = 'alluxio-redirected';
@@ -33,6 +35,7 @@ export interface S3ServerOptions {
   view: ClusterView;
   services: Omit<S3Services, 'deleteOnOwner' | 'listUploadsEverywhere'>;
   authenticator: Authenticator;
+  writeCache?: WriteCache;
   virtualHostDomains: readonly string[];
   ready: () => boolean;
   /** Counters served on /_alluxio/stats (UFS operations, cache hits and misses, page store usage). */
@@ -124,12 +127,24 @@ export class S3Server {
     try {
       if (req.url === '/_alluxio/health') {
         res.writeHead(this.opts.ready() ? 200 : 503, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ id: this.opts.selfId, ready: this.opts.ready(), version: this.opts.view.version }));
+        res.end(JSON.stringify({ id: this.opts.selfId, ready: this.opts.ready(), version: this.opts.view.version, pathConfigVersion: this.opts.view.pathConfig?.version ?? 0, writeCacheEnabled: this.opts.view.writeCacheEnabled }));
         return;
       }
       if (req.url === '/_alluxio/stats') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ id: this.opts.selfId, version: this.opts.view.version, ...this.opts.stats() }));
+        return;
+      }
+      if (req.url?.startsWith('/_alluxio/wc?') && forwardedBy && this.opts.writeCache) {
+        await this.serveCopy(req, res);
+        return;
+      }
+      if (req.url?.startsWith('/_alluxio/persist') && this.opts.writeCache) {
+        const wc = this.opts.writeCache;
+        const list = req.url.startsWith('/_alluxio/persist/list');
+        const body = list ? await wc.entriesOf(this.opts.selfId) : await wc.stats();
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ id: this.opts.selfId, ...(list ? { entries: body } : body) }));
         return;
       }
       if (req.url?.startsWith('/_alluxio/uploads?') && forwardedBy) {
@@ -212,6 +227,21 @@ export class S3Server {
       }
       throw err;
     }
+  }
+
+  /** This worker's copy of a write-cache object, for a peer that does not hold one. */
+  private async serveCopy(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const q = new URLSearchParams(req.url!.slice(req.url!.indexOf('?') + 1));
+    const m = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''));
+    const range = m ? { start: Number(m[1]), end: Number(m[2]) } : undefined;
+    const stream = await this.opts.writeCache!.localCopy(q.get('path') ?? '', q.get('writeId') ?? '', range);
+    if (!stream) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(range ? 206 : 200, { 'Content-Type': 'application/octet-stream' });
+    await pipeline(stream, res);
   }
 
   /** Every live worker's uploads for a bucket (ours read locally, the others' over HTTP). */

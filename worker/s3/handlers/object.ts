@@ -92,6 +92,9 @@ function objectHeaders(ctx: RequestContext, st: UfsStatus, partial: boolean): Re
     'Accept-Ranges': 'bytes',
   };
   for (const [name, value] of Object.entries(st.headers ?? {})) h[name] = value;
+  // Where the object stands with the write cache (seed 004 states): shown by `alluxio fs ls`.
+  const wc = (st as { writeCache?: { state: string } }).writeCache;
+  h['x-alluxio-persistence-state'] = wc ? wc.state : 'PERSISTED';
   for (const [k, v] of Object.entries(st.userMetadata ?? {})) h[`x-amz-meta-${k}`] = v;
   const tagCount = Object.keys(st.tags ?? {}).length;
   if (tagCount > 0 && ctx.req.method === 'GET') h['x-amz-tagging-count'] = tagCount;

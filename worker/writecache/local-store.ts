@@ -1,0 +1,149 @@
+/**
+ * Unpersisted object bytes on this worker's disk: pinned (never evicted) until persisted or
+ * deleted, capped at `alluxio.worker.page.store.pinned.file.capacity.limit.ratio` of the
+ * cache. One file per (path, writeId) under `<cacheDir>/writecache/`, written to a temp file
+ * and renamed, so a crash never leaves a partial version under its final name.
+ */
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { ByteRange } from '../../common/ufs/types.js';
+
+export class PinnedCapacityExceeded extends Error {
+  override name = 'PinnedCapacityExceeded';
+}
+
+export interface LocalFile {
+  path: string;
+  writeId: string;
+  size: number;
+  mtimeMs: number;
+  file: string;
+}
+
+export class LocalWriteStore {
+  private usedBytes = 0;
+  private reservedBytes = 0;
+  readonly dir: string;
+  private readonly tmpDir: string;
+
+  private constructor(root: string, readonly capacityBytes: number) {
+    this.dir = path.join(root, 'writecache');
+    this.tmpDir = path.join(this.dir, 'tmp');
+  }
+
+  /** Opens the store, counting what is already pinned and dropping temp files of a previous run. */
+  static async open(cacheDir: string, capacityBytes: number): Promise<LocalWriteStore> {
+    const s = new LocalWriteStore(cacheDir, capacityBytes);
+    await fs.rm(s.tmpDir, { recursive: true, force: true });
+    await fs.mkdir(s.tmpDir, { recursive: true });
+    for (const f of await s.files()) s.usedBytes += f.size;
+    return s;
+  }
+
+  private fileOf(nsPath: string, writeId: string): string {
+    const h = createHash('sha256').update(nsPath).digest('hex');
+    return path.join(this.dir, h.slice(0, 2), h, writeId);
+  }
+
+  usage(): { pinnedBytes: number; capacityBytes: number } {
+    return { pinnedBytes: this.usedBytes + this.reservedBytes, capacityBytes: this.capacityBytes };
+  }
+
+  /** Reserves room for `bytes` more pinned data, or refuses (the caller answers SlowDown). */
+  reserve(bytes: number): () => void {
+    if (this.usedBytes + this.reservedBytes + bytes > this.capacityBytes) {
+      throw new PinnedCapacityExceeded(`unpersisted data would exceed the pinned capacity of ${this.capacityBytes} bytes`);
+    }
+    this.reservedBytes += bytes;
+    let released = false;
+    return () => {
+      if (!released) this.reservedBytes -= bytes;
+      released = true;
+    };
+  }
+
+  /** Streams `body` to a temp file; returns a commit (rename into place) and an abort. */
+  async receive(nsPath: string, writeId: string, body: Readable, signal?: AbortSignal): Promise<{ size: number; tmp: string; commit: () => Promise<LocalFile>; abort: () => Promise<void> }> {
+    const tmp = path.join(this.tmpDir, `${writeId}.${randomBytes(4).toString('hex')}`);
+    let size = 0;
+    body.on('data', (c: Buffer) => { size += c.length; });
+    try {
+      await pipeline(body, createWriteStream(tmp, { highWaterMark: 1024 * 1024 }), { signal });
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    return {
+      size,
+      tmp,
+      commit: async () => {
+        const file = this.fileOf(nsPath, writeId);
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        const h = await fs.open(tmp, 'r+');
+        try {
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+        await fs.rename(tmp, file);
+        await fs.writeFile(`${file}.path`, nsPath);
+        this.usedBytes += size;
+        const st = await fs.stat(file);
+        return { path: nsPath, writeId, size, mtimeMs: st.mtimeMs, file };
+      },
+      abort: () => fs.rm(tmp, { force: true }),
+    };
+  }
+
+  has(nsPath: string, writeId: string): Promise<boolean> {
+    return fs.stat(this.fileOf(nsPath, writeId)).then(() => true, () => false);
+  }
+
+  read(nsPath: string, writeId: string, range?: ByteRange): Readable {
+    return createReadStream(this.fileOf(nsPath, writeId), { start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
+  }
+
+  async remove(nsPath: string, writeId: string): Promise<void> {
+    const file = this.fileOf(nsPath, writeId);
+    const st = await fs.stat(file).catch(() => null);
+    await fs.rm(file, { force: true });
+    await fs.rm(`${file}.path`, { force: true });
+    if (st) this.usedBytes -= st.size;
+    await fs.rmdir(path.dirname(file)).catch(() => undefined);
+  }
+
+  /** Every committed file here (for orphan checks and restart accounting). */
+  async files(): Promise<LocalFile[]> {
+    const out: LocalFile[] = [];
+    for (const a of await fs.readdir(this.dir).catch(() => [] as string[])) {
+      if (a === 'tmp') continue;
+      for (const h of await fs.readdir(path.join(this.dir, a)).catch(() => [] as string[])) {
+        for (const w of await fs.readdir(path.join(this.dir, a, h)).catch(() => [] as string[])) {
+          if (w.endsWith('.path')) continue;
+          const file = path.join(this.dir, a, h, w);
+          const st = await fs.stat(file).catch(() => null);
+          const nsPath = await fs.readFile(`${file}.path`, 'utf8').catch(() => '');
+          if (st) out.push({ path: nsPath, writeId: w, size: st.size, mtimeMs: st.mtimeMs, file });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Temp files no writer has touched for `idleMs` (dangling writes). */
+  async sweepDangling(idleMs: number): Promise<number> {
+    let n = 0;
+    for (const name of await fs.readdir(this.tmpDir).catch(() => [] as string[])) {
+      const f = path.join(this.tmpDir, name);
+      const st = await fs.stat(f).catch(() => null);
+      if (st && Date.now() - st.mtimeMs > idleMs) {
+        await fs.rm(f, { force: true });
+        n++;
+      }
+    }
+    return n;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * Replicas of unpersisted data on peers (writeReplicas > 1): the writer streams the bytes to
+ * each chosen peer over the peer gRPC port and waits for every ack (size and MD5 checked)
+ * before the write is acknowledged to the client. Peers store them in their LocalWriteStore.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { WorkerPeerService, grpc, unary, type ReplicaAck, type ReplicaChunk, type ReplicaRef } from '../../proto/index.js';
+import type { LocalWriteStore } from './local-store.js';
+
+export class ReplicaClient {
+  private readonly clients = new Map<string, grpc.Client>();
+
+  private client(address: string): grpc.Client {
+    let c = this.clients.get(address);
+    if (!c) {
+      c = new WorkerPeerService(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+
+  /** Streams `body` to the peer at `address`; resolves once it has stored exactly `size` bytes with `md5Hex`. */
+  put(address: string, path: string, writeId: string, body: Readable, size: number, md5Hex: string, timeoutMs = 120_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const call = (this.client(address) as unknown as {
+        PutReplica(opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, ack: ReplicaAck) => void): grpc.ClientWritableStream<ReplicaChunk>;
+      }).PutReplica({ deadline: Date.now() + timeoutMs }, (err, ack) => {
+        if (err) return reject(new Error(`replica to ${address} failed: ${err.details || err.message}`));
+        if (Number(ack.size) !== size || ack.md5_hex !== md5Hex) return reject(new Error(`replica to ${address} stored ${ack.size} bytes (md5 ${ack.md5_hex}), expected ${size} (${md5Hex})`));
+        resolve();
+      });
+      let first = true;
+      body.on('data', (chunk: Buffer) => {
+        const ok = call.write({ path: first ? path : '', write_id: first ? writeId : '', data: chunk });
+        first = false;
+        if (!ok) {
+          body.pause();
+          call.once('drain', () => body.resume());
+        }
+      });
+      body.on('end', () => {
+        if (first) call.write({ path, write_id: writeId, data: Buffer.alloc(0) });
+        call.end();
+      });
+      body.on('error', (err) => {
+        call.cancel();
+        reject(err);
+      });
+    });
+  }
+
+  async drop(address: string, path: string, writeId: string): Promise<void> {
+    await unary<ReplicaRef, object>(this.client(address), 'DropReplica', { path, write_id: writeId }, 10_000);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+/** The peer-side handlers, for PeerServer. */
+export function replicaHandlers(store: LocalWriteStore) {
+  return {
+    PutReplica: (call: grpc.ServerReadableStream<ReplicaChunk, ReplicaAck>, cb: grpc.sendUnaryData<ReplicaAck>) => {
+      let path = '';
+      let writeId = '';
+      const md5 = createHash('md5');
+      const body = new Readable({ read() { /* pushed below */ } });
+      let receiving: Promise<{ commit: () => Promise<unknown>; abort: () => Promise<void>; size: number }> | undefined;
+      call.on('data', (chunk: ReplicaChunk) => {
+        if (!receiving) {
+          path = chunk.path;
+          writeId = chunk.write_id;
+          if (!path || !/^[0-9a-f-]{8,64}$/.test(writeId)) {
+            call.destroy(new Error('the first replica chunk must name the path and write id'));
+            return;
+          }
+          receiving = store.receive(path, writeId, body);
+        }
+        md5.update(chunk.data);
+        body.push(chunk.data);
+      });
+      call.on('end', async () => {
+        body.push(null);
+        try {
+          if (!receiving) throw new Error('empty replica stream');
+          const r = await receiving;
+          await r.commit();
+          cb(null, { size: r.size, md5_hex: md5.digest('hex') });
+        } catch (err) {
+          cb({ code: grpc.status.INTERNAL, details: (err as Error).message });
+        }
+      });
+      call.on('error', () => body.destroy());
+    },
+    DropReplica: (call: grpc.ServerUnaryCall<ReplicaRef, object>, cb: grpc.sendUnaryData<object>) => {
+      store.remove(call.request.path, call.request.write_id).then(() => cb(null, {}), (err) => cb({ code: grpc.status.INTERNAL, details: (err as Error).message }));
+    },
+  };
+}

@@ -1,0 +1,454 @@
+/**
+ * The write cache (seed 004), on one worker. With it on, the path config decides each write:
+ *
+ * - WRITE_BACK / TRANSIENT: the bytes go to this worker's disk (pinned) and to `writeReplicas-1`
+ *   peers chosen on the ring, the entry goes to the metastore, then the client gets its answer;
+ *   WRITE_BACK entries are queued and persisted to the UFS in the background (retries with
+ *   exponential backoff), TRANSIENT ones never are;
+ * - WRITE_THROUGH, NO_CACHE, READ_ONLY are applied by the object layer (UFS at once, no pages,
+ *   refuse).
+ *
+ * The metastore is the truth: a restart resumes from it, a replica holder takes over the
+ * persistence of a lost worker's objects, and reads find the holders there.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Logger } from '../../common/log.js';
+import type { Metastore } from '../../common/metastore/types.js';
+import type { ByteRange, UfsStatus, WriteOptions } from '../../common/ufs/types.js';
+import { parsePathConfig, resolvePolicy, type PathConfig, type ResolvedPathPolicy } from '../../common/path-config.js';
+import type { ClusterView } from '../cluster/cluster-view.js';
+import { FORWARDED_HEADER } from '../s3/proxy.js';
+import type { ResolvedBucket } from '../objects/mount-table.js';
+import { ObjectError } from '../objects/errors.js';
+import { allEntries, clearEntry, dueForWorker, entriesUnder, getEntry, putEntry, type CachePolicy, type WriteEntry } from './entries.js';
+import { PinnedCapacityExceeded, type LocalWriteStore } from './local-store.js';
+import type { ReplicaClient } from './replication.js';
+
+export interface WriteCacheOptions {
+  selfId: string;
+  view: ClusterView;
+  metastore: Metastore;
+  local: LocalWriteStore;
+  replicas: ReplicaClient;
+  resolveBucket: (bucket: string) => ResolvedBucket | undefined;
+  persistThreads: number;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  orphanTimeoutMs: number;
+  checkPeriodMs: number;
+  danglingMs: number;
+  log: Logger;
+}
+
+/** What the object layer needs from itself, set once it exists. */
+export interface ObjectHooks {
+  lockKey(path: string): Promise<() => void>;
+  forget(path: string): void;
+}
+
+export interface PersistStats {
+  queued: number;
+  inFlight: number;
+  failed: number;
+  persisted: number;
+  oldestUnpersistedAgeMs: number;
+  lastError?: string;
+  /** Objects persisted per second over the last minute. */
+  recentObjectsPerSecond: number;
+  pinnedBytes: number;
+  pinnedCapacityBytes: number;
+}
+
+/** Namespace paths of write-cache objects are /bucket/key; folder objects never go here. */
+export function statusOf(e: WriteEntry): UfsStatus & { writeCache: WriteEntry } {
+  return { ...e.meta, key: e.key, isDirectory: false, size: e.size, mtimeMs: e.mtimeMs, etag: e.etag, fingerprint: `wc:${e.writeId}`, writeCache: e };
+}
+
+export class WriteCache {
+  private hooks: ObjectHooks | undefined;
+  private parsed: { version: number; config: PathConfig } | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
+  private running = 0;
+  private closed = false;
+  private started = false;
+  private readonly persistedAt: number[] = [];
+  private persistedTotal = 0;
+  private lastError: string | undefined;
+
+  constructor(private readonly o: WriteCacheOptions) {}
+
+  attach(hooks: ObjectHooks): void {
+    this.hooks = hooks;
+  }
+
+  get enabled(): boolean {
+    return this.o.view.writeCacheEnabled;
+  }
+
+  /** The policy of a namespace path, or undefined when the write cache is off. */
+  policy(path: string): ResolvedPathPolicy | undefined {
+    if (!this.enabled) return undefined;
+    const doc = this.o.view.pathConfig;
+    if (!doc) return resolvePolicy({ default: { policyMode: 'WRITE_THROUGH' }, rules: [] }, path);
+    if (!this.parsed || this.parsed.version !== doc.version) {
+      try {
+        this.parsed = { version: doc.version, config: parsePathConfig(doc.json) };
+      } catch (err) {
+        this.o.log.error({ err }, 'the coordinator sent a path config this worker cannot parse; using WRITE_THROUGH');
+        this.parsed = { version: doc.version, config: { default: { policyMode: 'WRITE_THROUGH' }, rules: [] } };
+      }
+    }
+    return resolvePolicy(this.parsed.config, path);
+  }
+
+  async lookup(path: string): Promise<WriteEntry | undefined> {
+    if (!this.enabled) return undefined;
+    return this.o.metastore.read((tx) => getEntry(tx, path));
+  }
+
+  /**
+   * A write target for a WRITE_BACK or TRANSIENT write: shaped like a UFS write so the object
+   * layer's integrity checks, commit lock and preconditions apply unchanged.
+   */
+  target(bucket: string, key: string, path: string, policy: CachePolicy, replicas: number): { write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus> } {
+    return { write: (_k, body, opts) => this.write(bucket, key, path, policy, replicas, body, opts) };
+  }
+
+  private async write(bucket: string, key: string, path: string, policy: CachePolicy, replicaCount: number, body: Readable, opts: WriteOptions): Promise<UfsStatus> {
+    const writeId = randomUUID();
+    let release: () => void;
+    try {
+      release = this.o.local.reserve(opts.contentLength ?? 0);
+    } catch (err) {
+      body.resume();
+      throw this.slowDown(err);
+    }
+    try {
+      const received = await this.o.local.receive(path, writeId, body, opts.signal);
+      if (opts.contentLength === undefined) {
+        try {
+          const more = this.o.local.reserve(received.size);
+          more();
+        } catch (err) {
+          await received.abort();
+          throw this.slowDown(err);
+        }
+      }
+      let commit;
+      try {
+        commit = await opts.beforeCommit();
+      } catch (err) {
+        await received.abort();
+        throw err;
+      }
+      await received.commit();
+      const peers = this.chooseReplicas(path, replicaCount);
+      try {
+        await Promise.all(peers.map((p) => this.o.replicas.put(`${p.address.host}:${p.address.rpc_port}`, path, writeId, this.o.local.read(path, writeId), received.size, commit.md5Hex)));
+      } catch (err) {
+        await this.o.local.remove(path, writeId);
+        await Promise.all(peers.map((p) => this.o.replicas.drop(`${p.address.host}:${p.address.rpc_port}`, path, writeId).catch(() => undefined)));
+        throw new ObjectError('UfsUnavailable', `could not place the replicas of ${path}: ${(err as Error).message}`, { cause: err });
+      }
+      const now = Date.now();
+      const entry: WriteEntry = {
+        path, bucket, key, writeId, size: received.size, md5Hex: commit.md5Hex, etag: commit.etag ?? commit.md5Hex, mtimeMs: now,
+        meta: { contentType: opts.contentType, headers: opts.headers, userMetadata: opts.userMetadata ?? {}, tags: opts.tags, checksum: commit.checksum },
+        policy, state: 'NOT_PERSISTED', holders: [this.o.selfId, ...peers.map((p) => p.id)], persister: this.o.selfId,
+        attempts: 0, dueMs: now, createdMs: now,
+      };
+      const previous = await this.o.metastore.transact(async (tx) => {
+        const prev = await getEntry(tx, path);
+        await putEntry(tx, entry, prev);
+        return prev;
+      });
+      if (previous && previous.writeId !== writeId) void this.dropCopies(previous);
+      this.kick();
+      return statusOf(entry);
+    } finally {
+      release();
+    }
+  }
+
+  private slowDown(err: unknown): ObjectError {
+    if (err instanceof PinnedCapacityExceeded) return new ObjectError('SlowDown', `${err.message}; retry once persistence catches up`, { cause: err });
+    return err as ObjectError;
+  }
+
+  /** `n-1` distinct live peers after this worker, in ring order for the path. */
+  private chooseReplicas(path: string, n: number) {
+    if (n <= 1) return [];
+    const ids = this.o.view.ring.owners(path, this.o.view.ring.size).filter((id) => id !== this.o.selfId).slice(0, n - 1);
+    if (ids.length < n - 1) this.o.log.warn({ path, wanted: n - 1, available: ids.length }, 'fewer live peers than writeReplicas asks; writing the replicas there are');
+    return ids.map((id) => this.o.view.members.get(id)!).filter(Boolean);
+  }
+
+  /** The bytes of a write-cache object: from this worker's disk, else from another holder. */
+  async read(e: WriteEntry, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
+    if (await this.o.local.has(e.path, e.writeId)) return this.o.local.read(e.path, e.writeId, range);
+    for (const id of e.holders) {
+      const m = this.o.view.members.get(id);
+      if (!m || id === this.o.selfId) continue;
+      try {
+        return await fetchCopy(m.address.host, m.address.s3_port, e, range, this.o.selfId, signal);
+      } catch (err) {
+        this.o.log.warn({ holder: id, path: e.path, err: (err as Error).message }, 'a holder could not serve its copy');
+      }
+    }
+    throw new ObjectError('UfsUnavailable', `no live worker holds ${e.path} (holders: ${e.holders.join(', ')})`);
+  }
+
+  /** Serves this worker's copy to a peer (the /_alluxio/wc endpoint). */
+  localCopy(path: string, writeId: string, range?: ByteRange): Promise<Readable | undefined> {
+    return this.o.local.has(path, writeId).then((ok) => (ok ? this.o.local.read(path, writeId, range) : undefined));
+  }
+
+  /** Drops the entry (cancelling its persistence) and its copies; true when there was one. Call under the key's lock. */
+  async remove(path: string): Promise<boolean> {
+    if (!this.enabled) return false;
+    const removed = await this.o.metastore.transact(async (tx) => {
+      const e = await getEntry(tx, path);
+      if (e) clearEntry(tx, e);
+      return e;
+    });
+    if (removed) await this.dropCopies(removed);
+    return removed !== undefined;
+  }
+
+  /**
+   * A delete on a WRITE_BACK path, written back like any write: a tombstone that hides the
+   * object at once (reads answer NoSuchKey, listings leave it out) and that the persister
+   * applies to the UFS. Call under the key's lock.
+   */
+  async markDeleted(bucket: string, key: string, path: string): Promise<void> {
+    const now = Date.now();
+    const tombstone: WriteEntry = {
+      path, bucket, key, writeId: randomUUID(), size: 0, md5Hex: '', etag: '', mtimeMs: now, meta: {},
+      policy: 'WRITE_BACK', state: 'NOT_PERSISTED', holders: [], persister: this.o.selfId, attempts: 0, dueMs: now, createdMs: now, deleted: true,
+    };
+    const previous = await this.o.metastore.transact(async (tx) => {
+      const prev = await getEntry(tx, path);
+      await putEntry(tx, tombstone, prev);
+      return prev;
+    });
+    if (previous && !previous.deleted) await this.dropCopies(previous);
+    this.kick();
+  }
+
+  /** Tags or metadata of an unpersisted object, changed in its entry. Call under the key's lock. */
+  async updateMeta(path: string, update: { replace?: Partial<WriteEntry['meta']>; tags?: Record<string, string> }): Promise<UfsStatus | undefined> {
+    const e = await this.o.metastore.transact(async (tx) => {
+      const cur = await getEntry(tx, path);
+      if (!cur) return undefined;
+      const next: WriteEntry = { ...cur, meta: { ...cur.meta, ...(update.replace ? { contentType: update.replace.contentType, headers: update.replace.headers, userMetadata: update.replace.userMetadata ?? {} } : {}), ...(update.tags ? { tags: update.tags } : {}) } };
+      await putEntry(tx, next, cur);
+      return next;
+    });
+    return e ? statusOf(e) : undefined;
+  }
+
+  /** Unpersisted entries under a namespace prefix (listings merge them with the UFS's). */
+  list(prefix: string, startAfter: string, limit: number): Promise<WriteEntry[]> {
+    if (!this.enabled) return Promise.resolve([]);
+    return entriesUnder(this.o.metastore, prefix, startAfter, limit);
+  }
+
+  private async dropCopies(e: WriteEntry): Promise<void> {
+    for (const id of e.holders) {
+      if (id === this.o.selfId) {
+        await this.o.local.remove(e.path, e.writeId).catch(() => undefined);
+        continue;
+      }
+      const m = this.o.view.members.get(id);
+      // An unreachable holder keeps an orphan its own orphan check removes later.
+      if (m) await this.o.replicas.drop(`${m.address.host}:${m.address.rpc_port}`, e.path, e.writeId).catch(() => undefined);
+    }
+  }
+
+  // ---------------- persistence ----------------
+
+  /** Starts the persister and the orphan check (owned here; stop() ends them). */
+  start(): void {
+    this.started = true;
+    this.schedule(200);
+    this.gcTimer = setInterval(() => void this.checkOrphans(), this.o.checkPeriodMs);
+    this.gcTimer.unref();
+    this.o.view.on('change', (c) => {
+      if (c.membersChanged) void this.takeOver();
+    });
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule(200)), ms);
+  }
+
+  /** A new WRITE_BACK entry: look at the queue now rather than at the next tick. */
+  private kick(): void {
+    if (this.started && this.running === 0) this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearInterval(this.gcTimer);
+    while (this.running > 0) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  private async tick(): Promise<void> {
+    if (!this.enabled || !this.hooks || this.running >= this.o.persistThreads) return;
+    let due: string[];
+    try {
+      due = await dueForWorker(this.o.metastore, this.o.selfId, Date.now(), this.o.persistThreads * 4);
+    } catch (err) {
+      this.lastError = `metastore: ${(err as Error).message}`;
+      return;
+    }
+    const work = due.slice(0, this.o.persistThreads - this.running);
+    await Promise.all(work.map((p) => this.persistOne(p)));
+  }
+
+  private async persistOne(path: string): Promise<void> {
+    this.running++;
+    const release = await this.hooks!.lockKey(path);
+    let entry: WriteEntry | undefined;
+    try {
+      entry = await this.o.metastore.read((tx) => getEntry(tx, path));
+      if (!entry || entry.persister !== this.o.selfId || entry.policy !== 'WRITE_BACK') return;
+      const b = this.o.resolveBucket(entry.bucket);
+      if (!b) throw new Error('the mount table has not reached this worker');
+      const e = entry;
+      await this.o.metastore.transact(async (tx) => {
+        const cur = await getEntry(tx, path);
+        if (cur?.writeId === e.writeId && cur.state !== 'TO_BE_PERSISTED') await putEntry(tx, { ...cur, state: 'TO_BE_PERSISTED' }, cur);
+      });
+      if (e.deleted) {
+        await b.ufs.delete(b.prefix + e.key);
+      } else {
+        const body = await this.read(e, { start: 0, end: Math.max(0, e.size - 1) });
+        const source = e.size === 0 ? emptyStream(body) : body;
+        await b.ufs.write(b.prefix + e.key, source, {
+          ...e.meta,
+          contentLength: e.size,
+          beforeCommit: () => ({ md5Hex: e.md5Hex, etag: e.etag, checksum: e.meta.checksum }),
+        });
+      }
+      const done = await this.o.metastore.transact(async (tx) => {
+        const cur = await getEntry(tx, path);
+        if (cur?.writeId !== e.writeId) return false;
+        clearEntry(tx, cur);
+        return true;
+      });
+      if (done) {
+        await this.dropCopies(e);
+        this.hooks!.forget(path);
+        this.persistedTotal++;
+        this.persistedAt.push(Date.now());
+        if (this.persistedAt.length > 100_000) this.persistedAt.splice(0, 50_000);
+      }
+    } catch (err) {
+      this.lastError = `${path}: ${(err as Error).message}`;
+      this.o.log.warn({ path, err: (err as Error).message, attempts: (entry?.attempts ?? 0) + 1 }, 'persistence failed; will retry');
+      if (entry) {
+        const e = entry;
+        const delay = Math.min(this.o.retryInitialMs * 2 ** e.attempts, this.o.retryMaxMs);
+        await this.o.metastore.transact(async (tx) => {
+          const cur = await getEntry(tx, path);
+          if (cur?.writeId === e.writeId) await putEntry(tx, { ...cur, state: 'NOT_PERSISTED', attempts: cur.attempts + 1, dueMs: Date.now() + delay, lastError: (err as Error).message }, cur);
+        }).catch(() => undefined);
+      }
+    } finally {
+      release();
+      this.running--;
+    }
+  }
+
+  /**
+   * After a membership change: the entries whose persister left the ring are claimed by their
+   * first live holder (WRITE_BACK), so nothing acknowledged waits on a dead worker.
+   */
+  async takeOver(): Promise<void> {
+    if (!this.enabled) return;
+    const live = this.o.view.members;
+    let entries: WriteEntry[];
+    try {
+      entries = await allEntries(this.o.metastore);
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.policy !== 'WRITE_BACK' || live.has(e.persister)) continue;
+      const heir = e.holders.find((h) => live.has(h));
+      if (heir !== this.o.selfId) continue;
+      await this.o.metastore.transact(async (tx) => {
+        const cur = await getEntry(tx, e.path);
+        if (cur?.writeId === e.writeId && !live.has(cur.persister)) await putEntry(tx, { ...cur, persister: this.o.selfId, dueMs: Date.now() }, cur);
+      }).then(() => this.o.log.info({ path: e.path, from: e.persister }, 'took over the persistence of a lost worker\'s object'), () => undefined);
+    }
+  }
+
+  /** Orphans (copies no entry names any more) and dangling temp writes are removed. */
+  async checkOrphans(): Promise<void> {
+    if (!this.enabled) return;
+    await this.o.local.sweepDangling(this.o.danglingMs).catch(() => 0);
+    for (const f of await this.o.local.files()) {
+      if (Date.now() - f.mtimeMs < this.o.orphanTimeoutMs) continue;
+      const e = await this.lookup(f.path).catch(() => 'unknown' as const);
+      if (e === 'unknown') continue;
+      if (!e || e.writeId !== f.writeId) {
+        await this.o.local.remove(f.path, f.writeId);
+        this.o.log.info({ path: f.path, write_id: f.writeId }, 'removed an orphaned write-cache copy');
+      }
+    }
+  }
+
+  async stats(): Promise<PersistStats> {
+    const mine = (await allEntries(this.o.metastore).catch(() => [] as WriteEntry[])).filter((e) => e.persister === this.o.selfId);
+    const now = Date.now();
+    const recent = this.persistedAt.filter((t) => now - t < 60_000).length;
+    const u = this.o.local.usage();
+    return {
+      queued: mine.filter((e) => e.policy === 'WRITE_BACK').length,
+      inFlight: this.running,
+      failed: mine.filter((e) => e.lastError).length,
+      persisted: this.persistedTotal,
+      oldestUnpersistedAgeMs: mine.reduce((m, e) => Math.max(m, now - e.createdMs), 0),
+      lastError: this.lastError,
+      recentObjectsPerSecond: recent / 60,
+      pinnedBytes: u.pinnedBytes,
+      pinnedCapacityBytes: u.capacityBytes,
+    };
+  }
+
+  async entriesOf(worker: string): Promise<WriteEntry[]> {
+    return (await allEntries(this.o.metastore)).filter((e) => e.persister === worker);
+  }
+}
+
+function emptyStream(r: Readable): Readable {
+  r.resume();
+  const p = new PassThrough();
+  p.end();
+  return p;
+}
+
+/** Another holder's copy, over its internal endpoint. */
+function fetchCopy(host: string, port: number, e: WriteEntry, range: ByteRange, selfId: string, signal?: AbortSignal): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    const q = new URLSearchParams({ path: e.path, writeId: e.writeId });
+    const req = http.request({ host, port, method: 'GET', path: `/_alluxio/wc?${q}`, signal, headers: { [FORWARDED_HEADER]: selfId, Range: `bytes=${range.start}-${range.end}` } }, (res) => {
+      if (res.statusCode !== 200 && res.statusCode !== 206) {
+        res.resume();
+        reject(new Error(`HTTP ${res.statusCode}`));
+        return;
+      }
+      resolve(res);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
