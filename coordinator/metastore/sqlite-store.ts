@@ -26,7 +26,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from '../../common/log.js';
 import { MetastoreError, type KeyValue, type RangeOptions, type ReadTransaction, type Transaction } from '../../common/metastore/types.js';
 import { checkCommitSize, type CommitRequest, type CommitResult, type KeyRange, type MetastoreBackend } from './backend.js';
-import { BufferedTransaction, DEFAULT_RETRY, readOnly, runOptimistic, type RetryPolicy } from './buffered-transaction.js';
+import { BufferedTransaction, DEFAULT_RETRY, readOnly, runOptimistic, type RetryPolicy } from '../../common/metastore/buffered-transaction.js';
 
 export interface SqliteMetastoreOptions {
   /** Tombstones older than this are pruned (default 5 minutes). */

@@ -44,6 +44,9 @@ describe('write cache', () => {
         'alluxio.worker.write.cache.async.persist.retry.initial.interval': '200ms',
         'alluxio.worker.write.cache.async.persist.retry.max.interval': '1sec',
         'alluxio.worker.page.store.sizes': '64MB',
+        'alluxio.write.cache.async.file.check.period': '1sec',
+        'alluxio.write.cache.async.check.orphan.timeout': '3sec',
+        'alluxio.worker.mark.writing.files.duration': '3sec',
       },
     });
     direct = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
@@ -163,6 +166,47 @@ describe('write cache', () => {
     await createMotoBucket(moto.endpoint, ufsBucket);
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal(await inUfs(key), undefined, 'never persisted after the delete');
+  });
+
+  it('a multipart upload on a WRITE_BACK path lands in the cache first, then in the UFS', async () => {
+    await moto.close();
+    const key = 'mpu/wb.bin';
+    const parts = [randomBytes(5 * 1024 * 1024), randomBytes(4321)];
+    const ep = c.nonOwner('ckpt', key).endpoint;
+    const create = await (await fetch(`${ep}/ckpt/${key}?uploads`, { method: 'POST' })).text();
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(create)![1];
+    const etags: string[] = [];
+    for (const [i, p] of parts.entries()) {
+      const r = await fetch(`${ep}/ckpt/${key}?partNumber=${i + 1}&uploadId=${encodeURIComponent(uploadId)}`, { method: 'PUT', body: new Uint8Array(p) });
+      assert.equal(r.status, 200);
+      etags.push(r.headers.get('etag')!);
+    }
+    const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+    const done = await fetch(`${ep}/ckpt/${key}?uploadId=${encodeURIComponent(uploadId)}`, { method: 'POST', body: xml });
+    assert.equal(done.status, 200, 'acknowledged with the store down');
+    const whole = Buffer.concat(parts);
+    assert.equal(md5(Buffer.from(await (await fetch(`${c.endpoint}/ckpt/${key}`)).arrayBuffer())), md5(whole));
+    moto = await startMoto({ port: moto.port });
+    await createMotoBucket(moto.endpoint, ufsBucket);
+    await waitFor('the multipart object persisted', async () => (await inUfs(key))?.equals(whole), 30_000, 300);
+  });
+
+  it('orphaned copies and dangling temp writes are cleaned up', async () => {
+    const w = c.workers[0];
+    const orphanDir = path.join(w.cacheDir, 'writecache', 'ab', 'ab'.repeat(32));
+    await fs.mkdir(orphanDir, { recursive: true });
+    const orphan = path.join(orphanDir, '00000000-0000-4000-8000-000000000000');
+    await fs.writeFile(orphan, 'nobody names me');
+    await fs.writeFile(`${orphan}.path`, '/ckpt/orphan.bin');
+    const dangling = path.join(w.cacheDir, 'writecache', 'tmp', 'abandoned.tmp');
+    await fs.writeFile(dangling, 'a write that stopped');
+    const old = new Date(Date.now() - 60_000);
+    await fs.utimes(orphan, old, old);
+    await fs.utimes(dangling, old, old);
+    await waitFor('the orphan and the dangling write to go', async () => {
+      const gone = await Promise.all([orphan, dangling].map((f) => fs.stat(f).then(() => false, () => true)));
+      return gone.every(Boolean);
+    }, 20_000, 300);
   });
 
   it('concurrent writers of one key end with one writer\'s complete bytes', async () => {

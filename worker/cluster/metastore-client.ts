@@ -15,8 +15,8 @@
  * failure is MetastoreError('Unavailable'). OUT_OF_RANGE is 'TooOld' (the transaction is run
  * again), INVALID_ARGUMENT from the size limits is 'TooLarge'.
  *
- * The transaction buffer is a copy of coordinator/metastore/buffered-transaction.ts (worker/
- * and coordinator/ never import each other): keep the two in step.
+ * The transaction buffer and retry loop are the ones the coordinator's backends use
+ * (common/metastore/buffered-transaction.ts).
  */
 import type { Logger } from '../../common/log.js';
 import {
@@ -28,295 +28,12 @@ import {
   type Transaction,
 } from '../../common/metastore/types.js';
 import { grpc, MetastoreService, unary, type MetaCommitResponse, type MetaGetResponse, type MetaRangeResponse, type MetaVersion } from '../../proto/index.js';
+import { MAX_COMMIT_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, checkCommitSize, type CommitRequest, type CommitResult } from '../../common/metastore/commit.js';
+import { BufferedTransaction, DEFAULT_RETRY, readOnly, runOptimistic, type RetryPolicy, type VersionedReader } from '../../common/metastore/buffered-transaction.js';
 
 /** The coordinator's limits (coordinator/metastore/backend.ts), checked here for an early, clear error. */
-export const MAX_KEY_BYTES = 10_000;
-export const MAX_VALUE_BYTES = 1024 * 1024;
-export const MAX_COMMIT_BYTES = 8 * 1024 * 1024;
-
-interface KeyRange {
-  begin: Buffer;
-  end?: Buffer;
-}
-
-type Mutation =
-  | { type: 'set'; key: Buffer; value: Buffer }
-  | { type: 'clear'; key: Buffer }
-  | { type: 'clear_range'; key: Buffer; end: Buffer };
-
-interface CommitRequest {
-  readVersion: number;
-  reads: KeyRange[];
-  mutations: Mutation[];
-}
-
-interface CommitResult {
-  committed: boolean;
-  version: number;
-  conflict: string;
-}
-
-function checkKey(key: Buffer, what = 'key'): void {
-  if (key.length > MAX_KEY_BYTES) throw new MetastoreError('TooLarge', `${what} of ${key.length} bytes is over the ${MAX_KEY_BYTES}-byte limit`);
-}
-
-function checkValue(value: Buffer): void {
-  if (value.length > MAX_VALUE_BYTES) throw new MetastoreError('TooLarge', `value of ${value.length} bytes is over the ${MAX_VALUE_BYTES}-byte limit`);
-}
-
-function commitSize(req: CommitRequest): number {
-  let total = 0;
-  for (const r of req.reads) total += r.begin.length + (r.end?.length ?? 0);
-  for (const m of req.mutations) total += m.key.length + (m.type === 'set' ? m.value.length : m.type === 'clear_range' ? m.end.length : 0);
-  return total;
-}
-
-interface VersionedReader {
-  get(key: Buffer, readVersion: number): Promise<Buffer | undefined> | Buffer | undefined;
-  getRange(begin: Buffer, end: Buffer, opts: RangeOptions, readVersion: number): Promise<KeyValue[]> | KeyValue[];
-}
-
-interface Span {
-  begin: Buffer;
-  end: Buffer;
-}
-
-const cmp = Buffer.compare;
-const ZERO = Buffer.from([0]);
-
-/** The first key after `key` in byte order. */
-function keyAfter(key: Buffer): Buffer {
-  return Buffer.concat([key, ZERO]);
-}
-
-function mapKey(key: Buffer): string {
-  return key.toString('latin1');
-}
-
-class BufferedTransaction implements Transaction {
-  /** Everything read from the store, for the commit's conflict check. */
-  readonly reads: KeyRange[] = [];
-  private readonly writes = new Map<string, { key: Buffer; value: Buffer | null }>();
-  /** Cleared ranges, sorted and disjoint. */
-  private cleared: Span[] = [];
-  private finished = false;
-  private rv: Promise<number> | undefined;
-  private rvKnown: number | undefined;
-
-  constructor(
-    private readonly reader: VersionedReader,
-    private readonly getReadVersion: () => Promise<number> | number,
-  ) {}
-
-  /** The read version, taken at the first read and fixed for the transaction. */
-  private readVersion(): Promise<number> {
-    if (!this.rv) {
-      this.rv = Promise.resolve(this.getReadVersion()).then((v) => (this.rvKnown = v));
-    }
-    return this.rv;
-  }
-
-  private checkOpen(): void {
-    if (this.finished) throw new MetastoreError('Internal', 'the transaction is already finished (used after its function returned?)');
-  }
-
-  private isCleared(key: Buffer): boolean {
-    for (const s of this.cleared) {
-      if (cmp(key, s.begin) < 0) return false;
-      if (cmp(key, s.end) < 0) return true;
-    }
-    return false;
-  }
-
-  async get(key: Buffer): Promise<Buffer | undefined> {
-    this.checkOpen();
-    checkKey(key);
-    const own = this.writes.get(mapKey(key));
-    if (own) return own.value ?? undefined;
-    if (this.isCleared(key)) return undefined;
-    const rv = await this.readVersion();
-    const value = await this.reader.get(key, rv);
-    this.reads.push({ begin: Buffer.from(key) });
-    return value;
-  }
-
-  /** The parts of [begin, end) that no clear range of this transaction covers, ascending. */
-  private uncovered(begin: Buffer, end: Buffer): Span[] {
-    const out: Span[] = [];
-    let cursor = begin;
-    for (const s of this.cleared) {
-      if (cmp(s.end, cursor) <= 0) continue;
-      if (cmp(s.begin, end) >= 0) break;
-      if (cmp(s.begin, cursor) > 0) out.push({ begin: cursor, end: s.begin });
-      if (cmp(s.end, cursor) > 0) cursor = s.end;
-    }
-    if (cmp(cursor, end) < 0) out.push({ begin: cursor, end });
-    return out;
-  }
-
-  async getRange(begin: Buffer, end: Buffer, opts: RangeOptions = {}): Promise<KeyValue[]> {
-    this.checkOpen();
-    checkKey(begin, 'range begin');
-    checkKey(end, 'range end');
-    const limit = Math.max(0, Math.floor(opts.limit ?? 0));
-    const reverse = opts.reverse === true;
-    if (cmp(begin, end) >= 0) return [];
-    const spans = this.uncovered(begin, end);
-    if (reverse) spans.reverse();
-    const fromStore: KeyValue[] = [];
-    // The part of [begin, end) fully known after the scan: every stored key in it was read.
-    let knownBegin = begin;
-    let knownEnd = end;
-    let enough = false;
-    if (spans.length > 0) {
-      const rv = await this.readVersion();
-      for (const span of spans) {
-        let lo = span.begin;
-        let hi = span.end;
-        while (!enough) {
-          const want = limit ? limit - fromStore.length : 0;
-          const batch = await this.reader.getRange(lo, hi, { limit: want, reverse }, rv);
-          const full = want > 0 && batch.length >= want;
-          if (!reverse) {
-            const upTo = full ? keyAfter(batch[batch.length - 1].key) : hi;
-            this.reads.push({ begin: Buffer.from(lo), end: Buffer.from(upTo) });
-            lo = upTo;
-          } else {
-            const from = full ? batch[batch.length - 1].key : lo;
-            this.reads.push({ begin: Buffer.from(from), end: Buffer.from(hi) });
-            hi = from;
-          }
-          for (const kv of batch) if (!this.writes.has(mapKey(kv.key))) fromStore.push(kv);
-          if (limit && fromStore.length >= limit) {
-            enough = true;
-            if (!reverse) knownEnd = lo;
-            else knownBegin = hi;
-          }
-          if (!full) break;
-        }
-        if (enough) break;
-      }
-    }
-    const merged = fromStore.slice();
-    for (const w of this.writes.values()) {
-      if (w.value && cmp(w.key, knownBegin) >= 0 && cmp(w.key, knownEnd) < 0) merged.push({ key: w.key, value: w.value });
-    }
-    merged.sort((a, b) => (reverse ? cmp(b.key, a.key) : cmp(a.key, b.key)));
-    return limit ? merged.slice(0, limit) : merged;
-  }
-
-  set(key: Buffer, value: Buffer): void {
-    this.checkOpen();
-    checkKey(key);
-    checkValue(value);
-    const copy = Buffer.from(key);
-    this.writes.set(mapKey(copy), { key: copy, value: Buffer.from(value) });
-  }
-
-  clear(key: Buffer): void {
-    this.checkOpen();
-    checkKey(key);
-    const copy = Buffer.from(key);
-    this.writes.set(mapKey(copy), { key: copy, value: null });
-  }
-
-  clearRange(begin: Buffer, end: Buffer): void {
-    this.checkOpen();
-    checkKey(begin, 'range begin');
-    checkKey(end, 'range end');
-    if (cmp(begin, end) >= 0) return;
-    for (const [k, w] of this.writes) {
-      if (cmp(w.key, begin) >= 0 && cmp(w.key, end) < 0) this.writes.delete(k);
-    }
-    // Insert and merge overlapping or touching spans.
-    let lo: Buffer = Buffer.from(begin);
-    let hi: Buffer = Buffer.from(end);
-    const kept: Span[] = [];
-    for (const s of this.cleared) {
-      if (cmp(s.end, lo) < 0 || cmp(s.begin, hi) > 0) kept.push(s);
-      else {
-        if (cmp(s.begin, lo) < 0) lo = s.begin;
-        if (cmp(s.end, hi) > 0) hi = s.end;
-      }
-    }
-    kept.push({ begin: lo, end: hi });
-    kept.sort((a, b) => cmp(a.begin, b.begin));
-    this.cleared = kept;
-  }
-
-  /**
-   * Ends the transaction: no call on it works afterwards. Returns the commit request, or
-   * undefined when nothing was written (a read-only transaction commits nothing).
-   */
-  finish(): CommitRequest | undefined {
-    this.finished = true;
-    // Clear ranges first: every buffered write was made after the last clear range covering it.
-    const mutations: Mutation[] = this.cleared.map((s) => ({ type: 'clear_range', key: s.begin, end: s.end }));
-    for (const w of this.writes.values()) {
-      mutations.push(w.value ? { type: 'set', key: w.key, value: w.value } : { type: 'clear', key: w.key });
-    }
-    if (mutations.length === 0) return undefined;
-    return { readVersion: this.rvKnown ?? 0, reads: this.reads, mutations };
-  }
-}
-
-/** A read-only view: the caller gets only get/getRange. */
-function readOnly(tx: BufferedTransaction): ReadTransaction {
-  return {
-    get: (key) => tx.get(key),
-    getRange: (begin, end, opts) => tx.getRange(begin, end, opts),
-  };
-}
-
-export interface RetryPolicy {
-  /** Attempts after the first before giving up with MetastoreError('Conflict'). */
-  maxRetries: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-const DEFAULT_RETRY: RetryPolicy = { maxRetries: 20, baseDelayMs: 10, maxDelayMs: 1000 };
-
-/** Full-jitter exponential backoff. */
-function backoff(attempt: number, policy: RetryPolicy): Promise<void> {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
-}
-
-/**
- * Runs `fn` in a fresh transaction and commits it; on a conflict or a too-old read version
- * (from the commit or from a read) it backs off and runs `fn` again, up to the policy's limit.
- * An error thrown by `fn` itself ends the transaction with nothing committed.
- */
-async function runOptimistic<T>(
-  newTx: () => BufferedTransaction,
-  commit: (req: CommitRequest) => Promise<CommitResult> | CommitResult,
-  fn: (tx: Transaction) => Promise<T>,
-  policy: RetryPolicy = DEFAULT_RETRY,
-): Promise<T> {
-  let last = '';
-  for (let attempt = 0; attempt <= policy.maxRetries; attempt++) {
-    if (attempt > 0) await backoff(attempt - 1, policy);
-    const tx = newTx();
-    let result: T;
-    try {
-      result = await fn(tx);
-    } catch (err) {
-      tx.finish();
-      if (err instanceof MetastoreError && err.code === 'TooOld') {
-        last = 'too_old';
-        continue;
-      }
-      throw err;
-    }
-    const req = tx.finish();
-    if (!req) return result;
-    const res = await commit(req);
-    if (res.committed) return result;
-    last = res.conflict || 'conflict';
-  }
-  throw new MetastoreError('Conflict', `transaction not committed after ${policy.maxRetries + 1} attempts (last: ${last})`);
-}
+export { MAX_KEY_BYTES, MAX_VALUE_BYTES, MAX_COMMIT_BYTES } from '../../common/metastore/commit.js';
+export type { RetryPolicy } from '../../common/metastore/buffered-transaction.js';
 
 export interface RemoteMetastoreOptions {
   log?: Logger;
@@ -427,8 +144,7 @@ export class RemoteMetastore implements Metastore {
 
   private async commit(req: CommitRequest): Promise<CommitResult> {
     this.checkOpen();
-    const size = commitSize(req);
-    if (size > MAX_COMMIT_BYTES) throw new MetastoreError('TooLarge', `commit of ${size} bytes is over the ${MAX_COMMIT_BYTES}-byte limit`);
+    checkCommitSize(req);
     const wire = {
       read_version: req.readVersion,
       reads: req.reads.map((r) => ({ begin: r.begin, end: r.end ?? Buffer.alloc(0) })),
@@ -438,7 +154,8 @@ export class RemoteMetastore implements Metastore {
     };
     try {
       // Never resent: a commit whose answer was lost may have been applied.
-      return await unary<object, MetaCommitResponse>(this.client, 'Commit', wire, this.deadlineMs);
+      const res = await unary<object, MetaCommitResponse>(this.client, 'Commit', wire, this.deadlineMs);
+      return { committed: res.committed, version: Number(res.version), conflict: (res.conflict || '') as CommitResult['conflict'] };
     } catch (err) {
       const e = toMetastoreError(err, 'Commit');
       if (e.code === 'Unavailable') e.message += ' (the commit may or may not have been applied)';

@@ -107,7 +107,11 @@ export class LocalWriteStore {
   }
 
   async remove(nsPath: string, writeId: string): Promise<void> {
-    const file = this.fileOf(nsPath, writeId);
+    await this.removeFile(this.fileOf(nsPath, writeId));
+  }
+
+  /** Removes a file found on disk (by files()), wherever it lies. */
+  async removeFile(file: string): Promise<void> {
     const st = await fs.stat(file).catch(() => null);
     await fs.rm(file, { force: true });
     await fs.rm(`${file}.path`, { force: true });

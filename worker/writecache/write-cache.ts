@@ -400,7 +400,7 @@ export class WriteCache {
       const e = await this.lookup(f.path).catch(() => 'unknown' as const);
       if (e === 'unknown') continue;
       if (!e || e.writeId !== f.writeId) {
-        await this.o.local.remove(f.path, f.writeId);
+        await this.o.local.removeFile(f.file);
         this.o.log.info({ path: f.path, write_id: f.writeId }, 'removed an orphaned write-cache copy');
       }
     }

@@ -4,8 +4,7 @@
  * later reads (read-your-writes, clears and clear ranges included); `finish()` turns the buffer
  * into one commit request. `runOptimistic` is the retry loop around it.
  *
- * The worker's RemoteMetastore (worker/cluster/metastore-client.ts) carries a copy of this
- * logic: worker/ and coordinator/ never import each other. Keep the two in step.
+ * Shared by the coordinator's backends and the worker's RemoteMetastore.
  */
 import {
   MetastoreError,
@@ -13,8 +12,8 @@ import {
   type RangeOptions,
   type ReadTransaction,
   type Transaction,
-} from '../../common/metastore/types.js';
-import { checkKey, checkValue, type CommitRequest, type CommitResult, type KeyRange, type Mutation } from './backend.js';
+} from './types.js';
+import { checkKey, checkValue, type CommitRequest, type CommitResult, type KeyRange, type Mutation } from './commit.js';
 
 export interface VersionedReader {
   get(key: Buffer, readVersion: number): Promise<Buffer | undefined> | Buffer | undefined;
