@@ -117,7 +117,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       enforceBucketNamingRules: config.bool('alluxio.proxy.s3.bucket.naming.restrictions.enabled'),
       log: log.child({ component: 'objects' }),
     });
-    const multipart = new MultipartStore(path.join(cacheDir, 'multipart'), id, objects, config.bytes('alluxio.proxy.s3.complete.multipart.upload.min.part.size'));
+    const multipart = new MultipartStore(path.join(cacheDir, 'multipart'), id, objects, config.bytes('alluxio.proxy.s3.complete.multipart.upload.min.part.size'), writeCache);
 
     view.on('change', (c) => {
       if (c.mountsChanged) mounts.update([...view.mounts]);

@@ -191,6 +191,21 @@ describe('write cache', () => {
     await waitFor('the multipart object persisted', async () => (await inUfs(key))?.equals(whole), 30_000, 300);
   });
 
+  it('pending multipart uploads are kept in the metastore: any worker lists them all', async () => {
+    const keys = ['mpl/a', 'mpl/b', 'mpl/c', 'mpl/d'];
+    const ids: string[] = [];
+    for (const [i, k] of keys.entries()) {
+      const xml = await (await fetch(`${c.workers[i % 3].endpoint}/ckpt/${k}?uploads`, { method: 'POST' })).text();
+      ids.push(/<UploadId>([^<]+)<\/UploadId>/.exec(xml)![1]);
+    }
+    for (const w of c.workers) {
+      const listed = await (await fetch(`${w.endpoint}/ckpt?uploads&prefix=mpl/`)).text();
+      for (const id of ids) assert.ok(listed.includes(id), `${w.id} lists ${id}`);
+    }
+    for (const [i, k] of keys.entries()) assert.equal((await fetch(`${c.endpoint}/ckpt/${k}?uploadId=${encodeURIComponent(ids[i])}`, { method: 'DELETE' })).status, 204);
+    assert.ok(!(await (await fetch(`${c.endpoint}/ckpt?uploads&prefix=mpl/`)).text()).includes('<Upload>'), 'aborted uploads leave the metastore');
+  });
+
   it('orphaned copies and dangling temp writes are cleaned up', async () => {
     const w = c.workers[0];
     const orphanDir = path.join(w.cacheDir, 'writecache', 'ab', 'ab'.repeat(32));

@@ -84,6 +84,8 @@ export class MultipartStore {
     private readonly workerId: string,
     private readonly objects: ObjectStore,
     private readonly minPartSize: number,
+    /** With the write cache on, pending uploads are also recorded in the metastore. */
+    private readonly registry?: { recordUpload(u: UploadInfo): Promise<void>; forgetUpload(bucket: string, key: string, uploadId: string): Promise<void> },
   ) {}
 
   private uploadDir(uploadId: string): string {
@@ -109,6 +111,7 @@ export class MultipartStore {
     const dir = this.uploadDir(uploadId);
     await fs.mkdir(dir, { recursive: true });
     await writeJsonAtomic(path.join(dir, 'upload.json'), info);
+    await this.registry?.recordUpload(info);
     return info;
   }
 
@@ -295,6 +298,7 @@ export class MultipartStore {
     await fs.mkdir(path.dirname(this.completedFile(uploadId)), { recursive: true });
     await writeJsonAtomic(this.completedFile(uploadId), { uploadId, bucket, key, etag: result.etag, checksum: result.checksum, completedMs: Date.now() } satisfies CompletedRecord);
     await fs.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+    await this.registry?.forgetUpload(bucket, key, uploadId).catch(() => undefined);
     return result;
   }
 
@@ -316,6 +320,7 @@ export class MultipartStore {
       await b.ufs.multipart!.abortUpload(b.prefix + key, upload.ufsUploadId).catch((e) => { throw fromUfsError(e, `/${bucket}/${key}`); });
     }
     await fs.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+    await this.registry?.forgetUpload(bucket, key, uploadId).catch(() => undefined);
   }
 
   /**

@@ -246,6 +246,8 @@ export class S3Server {
 
   /** Every live worker's uploads for a bucket (ours read locally, the others' over HTTP). */
   private async listUploadsEverywhere(bucket: string, prefix: string, log: Logger): Promise<UploadInfo[]> {
+    // With the write cache on, the metastore knows every pending upload.
+    if (this.opts.writeCache?.enabled) return this.opts.writeCache.listUploads<UploadInfo>(bucket, prefix);
     const q = new URLSearchParams({ bucket, prefix });
     const lists = await Promise.all([...this.opts.view.members.values()].map(async (m) => {
       if (m.id === this.opts.selfId) return this.opts.services.multipart.listUploads(bucket, prefix);

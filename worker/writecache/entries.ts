@@ -85,3 +85,16 @@ export async function allEntries(store: Metastore, limit = 0): Promise<WriteEntr
   const begin = Buffer.from(OBJ, 'utf8');
   return store.read(async (tx) => (await tx.getRange(begin, strinc(begin), { limit })).map((kv) => JSON.parse(kv.value.toString('utf8')) as WriteEntry));
 }
+
+/** Pending multipart uploads, by upload id: `wc/u/<bucket>/<key>\0<uploadId>` → UploadInfo JSON. */
+const UPLOADS = 'wc/u/';
+
+export function uploadKey(bucket: string, key: string, uploadId: string): Buffer {
+  return Buffer.from(`${UPLOADS}${bucket}/${key}\0${uploadId}`, 'utf8');
+}
+
+/** Uploads of a bucket whose key starts with `prefix`, in key order. */
+export async function uploadsUnder<T>(store: Metastore, bucket: string, prefix: string): Promise<T[]> {
+  const begin = Buffer.from(`${UPLOADS}${bucket}/${prefix}`, 'utf8');
+  return store.read(async (tx) => (await tx.getRange(begin, strinc(begin))).map((kv) => JSON.parse(kv.value.toString('utf8')) as T));
+}

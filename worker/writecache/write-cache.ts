@@ -22,7 +22,7 @@ import type { ClusterView } from '../cluster/cluster-view.js';
 import { FORWARDED_HEADER } from '../s3/proxy.js';
 import type { ResolvedBucket } from '../objects/mount-table.js';
 import { ObjectError } from '../objects/errors.js';
-import { allEntries, clearEntry, dueForWorker, entriesUnder, getEntry, putEntry, type CachePolicy, type WriteEntry } from './entries.js';
+import { allEntries, clearEntry, dueForWorker, entriesUnder, getEntry, putEntry, uploadKey, uploadsUnder, type CachePolicy, type WriteEntry } from './entries.js';
 import { PinnedCapacityExceeded, type LocalWriteStore } from './local-store.js';
 import type { ReplicaClient } from './replication.js';
 
@@ -248,6 +248,24 @@ export class WriteCache {
       return next;
     });
     return e ? statusOf(e) : undefined;
+  }
+
+  /**
+   * Pending multipart uploads live in the metastore too (seed 004: the metastore holds pending
+   * multipart state), so any worker can list them without asking every other.
+   */
+  async recordUpload(info: { bucket: string; key: string; uploadId: string }): Promise<void> {
+    if (!this.enabled) return;
+    await this.o.metastore.transact(async (tx) => { tx.set(uploadKey(info.bucket, info.key, info.uploadId), Buffer.from(JSON.stringify(info), 'utf8')); });
+  }
+
+  async forgetUpload(bucket: string, key: string, uploadId: string): Promise<void> {
+    if (!this.enabled) return;
+    await this.o.metastore.transact(async (tx) => { tx.clear(uploadKey(bucket, key, uploadId)); });
+  }
+
+  listUploads<T>(bucket: string, prefix: string): Promise<T[]> {
+    return uploadsUnder<T>(this.o.metastore, bucket, prefix);
   }
 
   /** Unpersisted entries under a namespace prefix (listings merge them with the UFS's). */
