@@ -13,6 +13,7 @@ import { CoordinatorService, PathConfigService, grpc } from '../proto/index.js';
 import { ClusterState } from './cluster-state.js';
 import { coordinatorServiceImpl, pathConfigServiceImpl } from './grpc-service.js';
 import { PathConfigStore } from './path-config-store.js';
+import { persistenceSummary } from './persistence-view.js';
 import { METASTORE_GRPC_SERVER_OPTIONS, MetastoreService, metastoreServiceImpl, openMetastore } from './metastore/index.js';
 import { BucketMetadata } from './bucket-metadata.js';
 import { Membership } from './membership.js';
@@ -138,7 +139,7 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());
 
-    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig }, rootLog.child({ component: 'rest' })));
+    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, persistence: () => persistenceSummary(metastore) }, rootLog.child({ component: 'rest' })));
     closers.push(() => closeHttp(httpServer));
     const webPort = await listenHttp(httpServer, host, config.int('alluxio.coordinator.web.port'));
 

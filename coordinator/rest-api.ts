@@ -19,6 +19,8 @@ export interface RestApiDeps {
   mounts: MountTable;
   /** Defaults to a store over `state` (it keeps nothing of its own). */
   pathConfig?: PathConfigStore;
+  /** The write cache's true persistence state, read from the metastore. */
+  persistence?: () => Promise<object>;
 }
 
 const PATH_CONFIG_VERSION_HEADER = 'X-Alluxio-Path-Config-Version';
@@ -73,6 +75,15 @@ export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
   };
 
   app.get('/api/v1/pathconfig', (_req, res) => sendPathConfig(res));
+
+  app.get('/api/v1/persistence', async (_req, res, next) => {
+    if (!deps.persistence) return void res.status(404).json({ error: 'the write cache metastore is not served here' });
+    try {
+      res.json(await deps.persistence());
+    } catch (err) {
+      next(err);
+    }
+  });
 
   // The body is the document whatever its content type: parsed here, so errors name the position.
   app.put('/api/v1/pathconfig', express.text({ type: () => true, limit: '1mb' }), async (req, res) => {

@@ -97,6 +97,9 @@ describe('write cache', () => {
     const persist = JSON.parse((await runCli(['async-persist', 'stat', '--json'], { conf: c.cliConf() })).stdout) as { queued: number; lastError?: string }[];
     assert.ok(persist.reduce((n, s) => n + s.queued, 0) >= objs.length, 'the objects wait in the queues');
     assert.ok(persist.some((s) => s.lastError), 'the failure is visible');
+    const rest = await (await fetch(`http://127.0.0.1:${c.coordinatorWebPort}/api/v1/persistence`)).json() as { unpersisted: number; failing: number; entries: { path: string }[] };
+    assert.ok(rest.unpersisted >= objs.length, 'the coordinator\'s REST API shows the pending objects');
+    for (const o of objs) assert.ok(rest.entries.some((e) => e.path === `/ckpt/${o.key}`));
     moto = await startMoto({ port: moto.port });
     await createMotoBucket(moto.endpoint, ufsBucket);
     for (const o of objs) await waitFor(`${o.key} persisted`, async () => (await inUfs(o.key))?.equals(o.data), 30_000, 250);

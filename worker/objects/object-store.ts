@@ -20,7 +20,7 @@ import { CachedReader } from './cached-reader.js';
 import { fromUfsError, ObjectError } from './errors.js';
 import type { MountTable, ResolvedBucket } from './mount-table.js';
 import { statusOf as statusOfEntry, type WriteCache } from '../writecache/write-cache.js';
-import type { WriteEntry } from '../writecache/entries.js';
+import type { WriteEntry } from '../../common/metastore/write-entries.js';
 
 export interface ObjectStoreOptions {
   mounts: MountTable;

@@ -22,7 +22,7 @@ import type { ClusterView } from '../cluster/cluster-view.js';
 import { FORWARDED_HEADER } from '../s3/proxy.js';
 import type { ResolvedBucket } from '../objects/mount-table.js';
 import { ObjectError } from '../objects/errors.js';
-import { allEntries, clearEntry, dueForWorker, entriesUnder, getEntry, putEntry, uploadKey, uploadsUnder, type CachePolicy, type WriteEntry } from './entries.js';
+import { allEntries, clearEntry, dueForWorker, entriesUnder, getEntry, putEntry, uploadKey, uploadsUnder, type CachePolicy, type WriteEntry } from '../../common/metastore/write-entries.js';
 import { PinnedCapacityExceeded, type LocalWriteStore } from './local-store.js';
 import type { ReplicaClient } from './replication.js';
 

@@ -1,14 +1,14 @@
 /**
- * The write cache's records in the metastore. Every unpersisted object has an entry keyed by
+ * The write cache's records in the metastore (written by workers, read by the coordinator's
+ * REST API too). Every unpersisted object has an entry keyed by
  * its namespace path; the worker responsible for persisting it has a queue key ordered by the
  * time of its next attempt, so a persister reads only what is due.
  *
  *   wc/o/<path>                          → WriteEntry (JSON)
  *   wc/q/<worker id>/<due ms, 15 digits>/<path> → path
  */
-import type { ObjectMetadata } from '../../common/ufs/types.js';
-import type { Metastore, ReadTransaction, Transaction } from '../../common/metastore/types.js';
-import { strinc } from '../../common/metastore/types.js';
+import type { ObjectMetadata } from '../ufs/types.js';
+import { strinc, type Metastore, type ReadTransaction, type Transaction } from './types.js';
 
 export type PersistenceState = 'NOT_PERSISTED' | 'TO_BE_PERSISTED' | 'PERSISTED';
 export type CachePolicy = 'WRITE_BACK' | 'TRANSIENT';
