@@ -18,10 +18,10 @@ export function coordinatorAddress(config: Config): string {
   return `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`;
 }
 
-/** One unary call to the coordinator, with errors a person can read. */
-export async function callCoordinator<Res>(config: Config, method: string, req: object): Promise<Res> {
+/** One unary call to one of the coordinator's services (Coordinator by default), with errors a person can read. */
+export async function callCoordinator<Res>(config: Config, method: string, req: object, service: grpc.ServiceClientConstructor = CoordinatorService): Promise<Res> {
   const address = coordinatorAddress(config);
-  const client = new CoordinatorService(address, grpc.credentials.createInsecure());
+  const client = new service(address, grpc.credentials.createInsecure());
   try {
     return await unary<object, Res>(client, method, req, 30_000);
   } catch (err) {
@@ -29,6 +29,7 @@ export async function callCoordinator<Res>(config: Config, method: string, req: 
     if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
       throw new CliError(`cannot reach the coordinator at ${address}: ${e.details || e.message}`);
     }
+    if (e.code === grpc.status.UNIMPLEMENTED) throw new CliError(`the coordinator at ${address} does not serve ${service.serviceName} (too old?)`);
     throw new CliError(e.details || e.message);
   } finally {
     client.close();

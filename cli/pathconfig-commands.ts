@@ -19,25 +19,12 @@ import {
   unsetRule,
   type PathConfig,
 } from '../common/path-config.js';
-import { grpc, PathConfigService, unary, type ListWorkersResponse, type PathConfigDocument, type ResolvedPolicy } from '../proto/index.js';
-import { callCoordinator, CliError, configFrom, coordinatorAddress, type GlobalArgs } from './common.js';
+import { PathConfigService, type ListWorkersResponse, type PathConfigDocument, type ResolvedPolicy } from '../proto/index.js';
+import { callCoordinator, CliError, configFrom, type GlobalArgs } from './common.js';
 
-/** One unary call to the coordinator's PathConfig service, with errors a person can read. */
-async function callPathConfig<Res>(config: Config, method: string, req: object): Promise<Res> {
-  const address = coordinatorAddress(config);
-  const client = new PathConfigService(address, grpc.credentials.createInsecure());
-  try {
-    return await unary<object, Res>(client, method, req, 30_000);
-  } catch (err) {
-    const e = err as grpc.ServiceError;
-    if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) {
-      throw new CliError(`cannot reach the coordinator at ${address}: ${e.details || e.message}`);
-    }
-    if (e.code === grpc.status.UNIMPLEMENTED) throw new CliError(`the coordinator at ${address} does not serve path configs (too old?)`);
-    throw new CliError(e.details || e.message);
-  } finally {
-    client.close();
-  }
+/** One unary call to the coordinator's PathConfig service. */
+function callPathConfig<Res>(config: Config, method: string, req: object): Promise<Res> {
+  return callCoordinator<Res>(config, method, req, PathConfigService);
 }
 
 function invalid(err: unknown): never {
