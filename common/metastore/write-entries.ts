@@ -80,6 +80,19 @@ export async function entriesUnder(store: Metastore, prefix: string, startAfter:
   return store.read(async (tx) => (await tx.getRange(begin, end, { limit })).map((kv) => JSON.parse(kv.value.toString('utf8')) as WriteEntry));
 }
 
+/** Entries from `beginPath` (inclusive) while their path starts with `prefix`, in key order. */
+export async function entriesFrom(store: Metastore, beginPath: string, prefix: string, limit: number): Promise<WriteEntry[]> {
+  const begin = Buffer.from(OBJ + beginPath, 'utf8');
+  const end = strinc(Buffer.from(OBJ + prefix, 'utf8'));
+  if (Buffer.compare(begin, end) >= 0) return [];
+  return store.read(async (tx) => (await tx.getRange(begin, end, { limit })).map((kv) => JSON.parse(kv.value.toString('utf8')) as WriteEntry));
+}
+
+/** The first path after every path starting with `prefix` (to skip a rolled-up common prefix). */
+export function pathAfterPrefix(prefix: string): string {
+  return strinc(Buffer.from(prefix, 'utf8')).toString('utf8');
+}
+
 /** Every entry (for a takeover scan after a worker is lost, and for orphan checks). */
 export async function allEntries(store: Metastore, limit = 0): Promise<WriteEntry[]> {
   const begin = Buffer.from(OBJ, 'utf8');

@@ -539,39 +539,39 @@ export class ObjectStore {
    */
   private async withUnpersisted(bucket: string, page: ListResult, opts: { prefix: string; delimiter?: string; startAfter?: string; maxKeys: number }): Promise<ListResult> {
     const base = namespacePath(bucket, '');
-    const entries = await this.wc!.list(base + opts.prefix, base + (opts.startAfter ?? ''), opts.maxKeys + 1);
-    const upper = page.isTruncated ? page.lastKey : undefined;
+    const scan = await this.wc!.listPage(base, opts.prefix, opts.startAfter ?? '', opts.delimiter || undefined, opts.maxKeys);
+    // Items are exact only up to where both sources were read: the UFS page's last key (when
+    // truncated) and the last item of an entry scan that stopped at the limit.
+    const horizons: string[] = [];
+    if (page.isTruncated && page.lastKey !== undefined) horizons.push(page.lastKey);
+    if (!scan.complete && scan.items.length) horizons.push(scan.items[scan.items.length - 1].path.slice(base.length));
+    const horizon = horizons.sort(compareUtf8)[0];
     type Item = { key: string; object?: UfsStatus };
     const items = new Map<string, Item>();
     for (const o of page.objects) items.set(o.key, { key: o.key, object: o });
     for (const p of page.commonPrefixes) items.set(p, { key: p });
-    let more = entries.length > opts.maxKeys;
-    for (const e of entries.slice(0, opts.maxKeys)) {
-      const key = e.path.slice(base.length);
-      if (upper !== undefined && compareUtf8(key, upper) > 0) {
-        more = true;
-        break;
-      }
-      if (e.deleted) {
+    for (const it of scan.items) {
+      const key = it.path.slice(base.length);
+      if (!it.entry) {
+        if (!items.has(key)) items.set(key, { key });
+      } else if (it.entry.deleted) {
         // A delete not yet applied to the UFS hides the UFS's copy.
         items.delete(key);
-        continue;
-      }
-      const at = opts.delimiter ? key.indexOf(opts.delimiter, opts.prefix.length) : -1;
-      if (at >= 0) {
-        const cp = key.slice(0, at + opts.delimiter!.length);
-        if (!items.has(cp)) items.set(cp, { key: cp });
       } else {
-        items.set(key, { key, object: { ...statusOfEntry(e), key } });
+        items.set(key, { key, object: { ...statusOfEntry(it.entry), key } });
       }
     }
-    const sorted = [...items.values()].sort((a, z) => compareUtf8(a.key, z.key));
+    const sorted = [...items.values()]
+      .filter((i) => horizon === undefined || compareUtf8(i.key, horizon) <= 0)
+      .sort((a, z) => compareUtf8(a.key, z.key));
     const kept = sorted.slice(0, opts.maxKeys);
+    const truncated = page.isTruncated || !scan.complete || sorted.length > kept.length;
+    const lastKey = kept.length ? kept[kept.length - 1].key : horizon ?? page.lastKey;
     return {
       objects: kept.flatMap((i) => (i.object ? [i.object] : [])),
       commonPrefixes: kept.flatMap((i) => (i.object ? [] : [i.key])),
-      isTruncated: page.isTruncated || more || sorted.length > kept.length,
-      lastKey: kept.length ? kept[kept.length - 1].key : page.lastKey,
+      isTruncated: truncated && lastKey !== undefined,
+      lastKey,
     };
   }
 
@@ -600,14 +600,20 @@ export class ObjectStore {
     this.remember(path, { ...status, key });
   }
 
-  /** Runs `fn` holding the key's commit lock after checking the precondition. */
+  /**
+   * Runs `fn` (a write straight to the UFS, e.g. a pass-through multipart Complete) holding the
+   * key's commit lock after checking the precondition; the new UFS object then supersedes any
+   * unpersisted version, as a PUT to the UFS does.
+   */
   async withCommitLock<T>(bucket: string, key: string, precondition: WritePrecondition | undefined, fn: () => Promise<T>): Promise<T> {
     const b = await this.requireBucket(bucket);
     const path = namespacePath(bucket, key);
     const release = await this.lockKey(path);
     try {
       await this.checkPrecondition(b, key, path, precondition);
-      return await fn();
+      const result = await fn();
+      if (this.wc) await this.wc.remove(path);
+      return result;
     } finally {
       release();
     }

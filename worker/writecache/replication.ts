@@ -26,7 +26,10 @@ export class ReplicaClient {
       const call = (this.client(address) as unknown as {
         PutReplica(opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, ack: ReplicaAck) => void): grpc.ClientWritableStream<ReplicaChunk>;
       }).PutReplica({ deadline: Date.now() + timeoutMs }, (err, ack) => {
-        if (err) return reject(new Error(`replica to ${address} failed: ${err.details || err.message}`));
+        if (err) {
+          body.destroy();
+          return reject(new Error(`replica to ${address} failed: ${err.details || err.message}`));
+        }
         if (Number(ack.size) !== size || ack.md5_hex !== md5Hex) return reject(new Error(`replica to ${address} stored ${ack.size} bytes (md5 ${ack.md5_hex}), expected ${size} (${md5Hex})`));
         resolve();
       });
@@ -78,10 +81,16 @@ export function replicaHandlers(store: LocalWriteStore) {
             return;
           }
           receiving = store.receive(path, writeId, body);
+          // Observed at 'end'; a disk failure before then must not be an unhandled rejection.
+          receiving.catch(() => undefined);
         }
         md5.update(chunk.data);
-        body.push(chunk.data);
+        // Back-pressure: a slow disk pauses the stream instead of buffering the replica.
+        if (!body.push(chunk.data)) call.pause();
       });
+      body._read = () => call.resume();
+      // A cancelled call ends neither with 'end' nor 'error': release the temp file.
+      call.on('cancelled', () => body.destroy(new Error('replica stream cancelled')));
       call.on('end', async () => {
         body.push(null);
         try {

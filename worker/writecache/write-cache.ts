@@ -22,7 +22,7 @@ import type { ClusterView } from '../cluster/cluster-view.js';
 import { FORWARDED_HEADER } from '../s3/proxy.js';
 import type { ResolvedBucket } from '../objects/mount-table.js';
 import { ObjectError } from '../objects/errors.js';
-import { allEntries, clearEntry, dueForWorker, entriesUnder, getEntry, putEntry, uploadKey, uploadsUnder, type CachePolicy, type WriteEntry } from '../../common/metastore/write-entries.js';
+import { allEntries, clearEntry, dueForWorker, entriesFrom, entriesUnder, getEntry, pathAfterPrefix, putEntry, uploadKey, uploadsUnder, type CachePolicy, type WriteEntry } from '../../common/metastore/write-entries.js';
 import { PinnedCapacityExceeded, type LocalWriteStore } from './local-store.js';
 import type { ReplicaClient } from './replication.js';
 
@@ -74,6 +74,8 @@ export class WriteCache {
   private running = 0;
   private closed = false;
   private started = false;
+  private checking = false;
+  private ticking = false;
   private readonly persistedAt: number[] = [];
   private persistedTotal = 0;
   private lastError: string | undefined;
@@ -145,13 +147,18 @@ export class WriteCache {
         throw err;
       }
       await received.commit();
+      // The committed file now counts as pinned; the reservation has done its work.
+      release();
       const peers = this.chooseReplicas(path, replicaCount);
-      try {
-        await Promise.all(peers.map((p) => this.o.replicas.put(`${p.address.host}:${p.address.rpc_port}`, path, writeId, this.o.local.read(path, writeId), received.size, commit.md5Hex)));
-      } catch (err) {
+      const dropAll = async () => {
         await this.o.local.remove(path, writeId);
         await Promise.all(peers.map((p) => this.o.replicas.drop(`${p.address.host}:${p.address.rpc_port}`, path, writeId).catch(() => undefined)));
-        throw new ObjectError('UfsUnavailable', `could not place the replicas of ${path}: ${(err as Error).message}`, { cause: err });
+      };
+      const placed = await Promise.allSettled(peers.map((p) => this.o.replicas.put(`${p.address.host}:${p.address.rpc_port}`, path, writeId, this.o.local.read(path, writeId), received.size, commit.md5Hex)));
+      const failed = placed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        await dropAll();
+        throw new ObjectError('UfsUnavailable', `could not place the replicas of ${path}: ${(failed.reason as Error).message}`, { cause: failed.reason });
       }
       const now = Date.now();
       const entry: WriteEntry = {
@@ -160,11 +167,22 @@ export class WriteCache {
         policy, state: 'NOT_PERSISTED', holders: [this.o.selfId, ...peers.map((p) => p.id)], persister: this.o.selfId,
         attempts: 0, dueMs: now, createdMs: now,
       };
-      const previous = await this.o.metastore.transact(async (tx) => {
-        const prev = await getEntry(tx, path);
-        await putEntry(tx, entry, prev);
-        return prev;
-      });
+      let previous: WriteEntry | undefined;
+      try {
+        previous = await this.o.metastore.transact(async (tx) => {
+          const prev = await getEntry(tx, path);
+          // A version another worker is persisting right now stays with that worker, whose
+          // key lock then orders the two uploads (the older can never land last).
+          const busy = prev && prev.state === 'TO_BE_PERSISTED' && prev.persister !== this.o.selfId && this.o.view.members.has(prev.persister);
+          await putEntry(tx, busy ? { ...entry, persister: prev.persister } : entry, prev);
+          return prev;
+        });
+      } catch (err) {
+        // Not acknowledged: unless the commit did land after all, nothing may stay pinned.
+        const now = await this.o.metastore.read((tx) => getEntry(tx, path)).catch(() => undefined);
+        if (now?.writeId !== writeId) await dropAll();
+        throw err;
+      }
       if (previous && previous.writeId !== writeId) void this.dropCopies(previous);
       this.kick();
       return statusOf(entry);
@@ -198,6 +216,9 @@ export class WriteCache {
         this.o.log.warn({ holder: id, path: e.path, err: (err as Error).message }, 'a holder could not serve its copy');
       }
     }
+    const now = await this.o.metastore.read((tx) => getEntry(tx, e.path)).catch(() => e);
+    // Persisted (or replaced) since it was looked up: the caller looks again.
+    if (now?.writeId !== e.writeId) throw new ObjectError('Changed', `${e.path} changed while it was read`);
     throw new ObjectError('UfsUnavailable', `no live worker holds ${e.path} (holders: ${e.holders.join(', ')})`);
   }
 
@@ -243,6 +264,7 @@ export class WriteCache {
     const e = await this.o.metastore.transact(async (tx) => {
       const cur = await getEntry(tx, path);
       if (!cur) return undefined;
+      if (cur.deleted) throw new ObjectError('NoSuchKey', `${path} does not exist`);
       const next: WriteEntry = { ...cur, meta: { ...cur.meta, ...(update.replace ? { contentType: update.replace.contentType, headers: update.replace.headers, userMetadata: update.replace.userMetadata ?? {} } : {}), ...(update.tags ? { tags: update.tags } : {}) } };
       await putEntry(tx, next, cur);
       return next;
@@ -272,6 +294,40 @@ export class WriteCache {
   list(prefix: string, startAfter: string, limit: number): Promise<WriteEntry[]> {
     if (!this.enabled) return Promise.resolve([]);
     return entriesUnder(this.o.metastore, prefix, startAfter, limit);
+  }
+
+  /**
+   * Unpersisted entries for one listing page, rolled up at the delimiter: each common prefix
+   * counts once and the scan jumps past it (so a prefix holding many entries costs one item, and
+   * a page that ended on it never returns it again). Up to `limit` items, in key order; keys are
+   * namespace paths. `complete` is false when the scan stopped at the limit.
+   */
+  async listPage(base: string, prefix: string, startAfter: string, delimiter: string | undefined, limit: number): Promise<{ items: { path: string; entry?: WriteEntry }[]; complete: boolean }> {
+    const items: { path: string; entry?: WriteEntry }[] = [];
+    if (!this.enabled) return { items, complete: true };
+    const after = base + startAfter;
+    let cursor = startAfter > prefix ? `${after}\0` : base + prefix;
+    while (items.length < limit) {
+      const want = limit - items.length;
+      const batch = await entriesFrom(this.o.metastore, cursor, base + prefix, want);
+      let jumped = false;
+      for (const e of batch) {
+        const key = e.path.slice(base.length);
+        const at = delimiter ? key.indexOf(delimiter, prefix.length) : -1;
+        if (at >= 0) {
+          const cp = key.slice(0, at + delimiter!.length);
+          if (cp > startAfter) items.push({ path: base + cp });
+          cursor = pathAfterPrefix(base + cp);
+          jumped = true;
+          break;
+        }
+        items.push({ path: e.path, entry: e });
+        cursor = `${e.path}\0`;
+        if (items.length >= limit) break;
+      }
+      if (!jumped && batch.length < want) return { items, complete: true };
+    }
+    return { items, complete: false };
   }
 
   private async dropCopies(e: WriteEntry): Promise<void> {
@@ -318,7 +374,16 @@ export class WriteCache {
   }
 
   private async tick(): Promise<void> {
-    if (!this.enabled || !this.hooks || this.running >= this.o.persistThreads) return;
+    if (!this.enabled || !this.hooks || this.ticking || this.running >= this.o.persistThreads) return;
+    this.ticking = true;
+    try {
+      await this.tickOnce();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async tickOnce(): Promise<void> {
     let due: string[];
     try {
       due = await dueForWorker(this.o.metastore, this.o.selfId, Date.now(), this.o.persistThreads * 4);
@@ -340,10 +405,14 @@ export class WriteCache {
       const b = this.o.resolveBucket(entry.bucket);
       if (!b) throw new Error('the mount table has not reached this worker');
       const e = entry;
-      await this.o.metastore.transact(async (tx) => {
+      const current = await this.o.metastore.transact(async (tx) => {
         const cur = await getEntry(tx, path);
-        if (cur?.writeId === e.writeId && cur.state !== 'TO_BE_PERSISTED') await putEntry(tx, { ...cur, state: 'TO_BE_PERSISTED' }, cur);
+        if (cur?.writeId !== e.writeId) return false;
+        if (cur.state !== 'TO_BE_PERSISTED') await putEntry(tx, { ...cur, state: 'TO_BE_PERSISTED' }, cur);
+        return true;
       });
+      // Superseded since it was queued: never upload an older version.
+      if (!current) return;
       if (e.deleted) {
         await b.ufs.delete(b.prefix + e.key);
       } else {
@@ -362,8 +431,8 @@ export class WriteCache {
         return true;
       });
       if (done) {
-        await this.dropCopies(e);
         this.hooks!.forget(path);
+        await this.dropCopies(e);
         this.persistedTotal++;
         this.persistedAt.push(Date.now());
         if (this.persistedAt.length > 100_000) this.persistedAt.splice(0, 50_000);
@@ -400,7 +469,8 @@ export class WriteCache {
     }
     for (const e of entries) {
       if (e.policy !== 'WRITE_BACK' || live.has(e.persister)) continue;
-      const heir = e.holders.find((h) => live.has(h));
+      // A tombstone has no copies: the path's owner on the ring takes it.
+      const heir = e.holders.length ? e.holders.find((h) => live.has(h)) : this.o.view.ring.owner(e.path);
       if (heir !== this.o.selfId) continue;
       await this.o.metastore.transact(async (tx) => {
         const cur = await getEntry(tx, e.path);
@@ -411,16 +481,26 @@ export class WriteCache {
 
   /** Orphans (copies no entry names any more) and dangling temp writes are removed. */
   async checkOrphans(): Promise<void> {
-    if (!this.enabled) return;
-    await this.o.local.sweepDangling(this.o.danglingMs).catch(() => 0);
-    for (const f of await this.o.local.files()) {
-      if (Date.now() - f.mtimeMs < this.o.orphanTimeoutMs) continue;
-      const e = await this.lookup(f.path).catch(() => 'unknown' as const);
-      if (e === 'unknown') continue;
-      if (!e || e.writeId !== f.writeId) {
-        await this.o.local.removeFile(f.file);
-        this.o.log.info({ path: f.path, write_id: f.writeId }, 'removed an orphaned write-cache copy');
+    if (!this.enabled || this.checking) return;
+    this.checking = true;
+    try {
+      // Also the retry of a takeover that failed when the membership changed.
+      await this.takeOver();
+      await this.o.local.sweepDangling(this.o.danglingMs).catch(() => 0);
+      for (const f of await this.o.local.files()) {
+        if (Date.now() - f.mtimeMs < this.o.orphanTimeoutMs) continue;
+        // Straight from the metastore: an answer we could not get is never taken for "absent".
+        const e = await this.o.metastore.read((tx) => getEntry(tx, f.path)).catch(() => 'unknown' as const);
+        if (e === 'unknown') continue;
+        if (!e || e.writeId !== f.writeId) {
+          await this.o.local.removeFile(f.file);
+          this.o.log.info({ path: f.path, write_id: f.writeId }, 'removed an orphaned write-cache copy');
+        }
       }
+    } catch (err) {
+      this.o.log.warn({ err }, 'the orphan check failed; it runs again next period');
+    } finally {
+      this.checking = false;
     }
   }
 
