@@ -247,6 +247,18 @@ describe('write cache', () => {
     }
   });
 
+  it('If-None-Match: * holds across workers: two workers serving one key never both create it', async () => {
+    const key = 'cond/two-workers';
+    // The forwarded marker makes each worker serve the request itself, as an owner-unreachable
+    // fallback would: every worker commits to the metastore for the same key.
+    const attempts = Array.from({ length: 9 }, (_, i) => fetch(`${c.workers[i % 3].endpoint}/ckpt/${key}`, {
+      method: 'PUT', body: `writer ${i}`, headers: { 'If-None-Match': '*', 'x-alluxio-forwarded': 'test' },
+    }));
+    const statuses = (await Promise.all(attempts)).map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 1, `statuses: ${statuses.join(',')}`);
+    assert.ok(statuses.every((s) => s === 200 || s === 412), `statuses: ${statuses.join(',')}`);
+  });
+
   it('tagging a key deleted on a WRITE_BACK path answers NoSuchKey', async () => {
     assert.equal((await put(c.endpoint, 'ckpt', 'tag-deleted', 'x')).status, 200);
     assert.equal((await fetch(`${c.endpoint}/ckpt/tag-deleted`, { method: 'DELETE' })).status, 204);

@@ -345,7 +345,7 @@ export class ObjectStore {
     if (key.endsWith('/')) return this.putFolder(b, bucket, key, body, opts);
     const policy = this.wc?.policy(path);
     const cached = policy && (policy.policyMode === 'WRITE_BACK' || policy.policyMode === 'TRANSIENT');
-    const target = cached ? this.opts.writeCache!.target(bucket, key, path, policy.policyMode as 'WRITE_BACK' | 'TRANSIENT', policy.writeReplicas) : b.ufs;
+    const target = cached ? this.opts.writeCache!.target(bucket, key, path, policy.policyMode as 'WRITE_BACK' | 'TRANSIENT', policy.writeReplicas, opts.precondition) : b.ufs;
     // Pages are cached from a write only for UFS writes on a caching path: write-cache objects
     // are served from their pinned copy, NO_CACHE paths keep nothing.
     const keep = { pages: [] as Buffer[], max: this.opts.cacheOnWriteMaxBytes, overflow: cached || policy?.policyMode === 'NO_CACHE' };

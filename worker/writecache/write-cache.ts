@@ -115,11 +115,11 @@ export class WriteCache {
    * A write target for a WRITE_BACK or TRANSIENT write: shaped like a UFS write so the object
    * layer's integrity checks, commit lock and preconditions apply unchanged.
    */
-  target(bucket: string, key: string, path: string, policy: CachePolicy, replicas: number): { write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus> } {
-    return { write: (_k, body, opts) => this.write(bucket, key, path, policy, replicas, body, opts) };
+  target(bucket: string, key: string, path: string, policy: CachePolicy, replicas: number, precondition?: { ifMatch?: string; ifNoneMatch?: '*' }): { write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus> } {
+    return { write: (_k, body, opts) => this.write(bucket, key, path, policy, replicas, body, opts, precondition) };
   }
 
-  private async write(bucket: string, key: string, path: string, policy: CachePolicy, replicaCount: number, body: Readable, opts: WriteOptions): Promise<UfsStatus> {
+  private async write(bucket: string, key: string, path: string, policy: CachePolicy, replicaCount: number, body: Readable, opts: WriteOptions, precondition?: { ifMatch?: string; ifNoneMatch?: '*' }): Promise<UfsStatus> {
     const writeId = randomUUID();
     let release: () => void;
     try {
@@ -171,6 +171,15 @@ export class WriteCache {
       try {
         previous = await this.o.metastore.transact(async (tx) => {
           const prev = await getEntry(tx, path);
+          // The conditional write, checked again where it is atomic across workers: another
+          // worker may have committed a version since this one checked under its own lock.
+          if (precondition && prev && !prev.deleted) {
+            const unquote = (t: string) => t.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+            if (precondition.ifNoneMatch === '*') throw new ObjectError('PreconditionFailed', `${path} exists (If-None-Match: *)`);
+            if (precondition.ifMatch !== undefined && precondition.ifMatch.trim() !== '*' && unquote(precondition.ifMatch) !== prev.etag) {
+              throw new ObjectError('PreconditionFailed', `${path} has another entity tag (If-Match)`);
+            }
+          }
           // A version another worker is persisting right now stays with that worker, whose
           // key lock then orders the two uploads (the older can never land last).
           const busy = prev && prev.state === 'TO_BE_PERSISTED' && prev.persister !== this.o.selfId && this.o.view.members.has(prev.persister);
