@@ -3,6 +3,7 @@
  * the watch hub, and translates CoordinatorError into a gRPC status. The only coordinator
  * module besides main.ts that touches grpc-js.
  */
+import { unaryHandler as unary } from './grpc-unary.js';
 import type { Logger } from '../common/log.js';
 import {
   CoordinatorService,
@@ -50,15 +51,9 @@ function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.Statu
   return { code: grpc.status.INTERNAL, details: `internal error in ${method}; see the coordinator log` };
 }
 
+/** Unary handlers of this service, its errors translated by toStatus. */
 function unaryHandler<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then(
-        (res) => callback(null, res),
-        (err) => callback(toStatus(err, method, log)),
-      );
-  };
+  return unary<Req, Res>(method, (err, m) => toStatus(err, m, log), fn);
 }
 
 export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger): grpc.UntypedServiceImplementation {

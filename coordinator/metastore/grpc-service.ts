@@ -6,6 +6,7 @@
  *   Unavailable → UNAVAILABLE; anything else → INTERNAL (logged).
  * A refused Commit is not an error: it answers committed=false with conflict "conflict" or "too_old".
  */
+import { unaryHandler as unary } from '../grpc-unary.js';
 import type { Logger } from '../../common/log.js';
 import { MetastoreError } from '../../common/metastore/types.js';
 import {
@@ -67,15 +68,9 @@ function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.Statu
   return { code: grpc.status.INTERNAL, details: `internal error in Metastore.${method}; see the coordinator log` };
 }
 
+/** Unary handlers of this service, its errors translated by toStatus. */
 function unaryHandler<Req, Res>(method: string, log: Logger, fn: (req: Req) => Promise<Res> | Res): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then(
-        (res) => callback(null, res),
-        (err) => callback(toStatus(err, method, log)),
-      );
-  };
+  return unary<Req, Res>(method, (err, m) => toStatus(err, m, log), fn);
 }
 
 function version(v: unknown, what = 'read_version'): number {

@@ -15,19 +15,10 @@ import {
   GetBucketLocationCommand, paginateListObjectsV2, CreateMultipartUploadCommand, UploadPartCommand,
   CompleteMultipartUploadCommand, AbortMultipartUploadCommand, ListPartsCommand,
 } from '@aws-sdk/client-s3';
+import { s3Client, expectS3Error } from '../helpers/s3.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 
-function client(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'alice', secretAccessKey: 'any' } });
-}
 
-async function expectS3Error(p: Promise<unknown>, name: string, status: number): Promise<void> {
-  await assert.rejects(p, (err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
-    assert.equal(err.name, name);
-    assert.equal(err.$metadata?.httpStatusCode, status);
-    return true;
-  });
-}
 
 describe('S3 API with the JS SDK v3', () => {
   let c: TestCluster;
@@ -36,7 +27,7 @@ describe('S3 API with the JS SDK v3', () => {
 
   before(async () => {
     c = await startCluster();
-    s3 = client(c.endpoint);
+    s3 = s3Client(c.endpoint);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });
   after(async () => {
@@ -65,7 +56,7 @@ describe('S3 API with the JS SDK v3', () => {
     const md5 = createHash('md5').update(body).digest('hex');
     assert.equal(put.ETag, `"${md5}"`);
     for (const w of c.workers) {
-      const h = await client(w.endpoint).send(new HeadObjectCommand({ Bucket: bucket, Key: 'meta/obj.txt' }));
+      const h = await s3Client(w.endpoint).send(new HeadObjectCommand({ Bucket: bucket, Key: 'meta/obj.txt' }));
       assert.equal(h.ETag, `"${md5}"`);
       assert.equal(h.ContentType, 'text/plain');
       assert.equal(h.ContentLength, body.length);
@@ -196,7 +187,7 @@ describe('S3 API with the JS SDK v3', () => {
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }));
     const expected = createHash('md5').update(Buffer.concat(etags.map((e) => Buffer.from(e.replace(/"/g, ''), 'hex')))).digest('hex');
     assert.equal(done.ETag, `"${expected}-3"`);
-    const g = await client(c.workers[2].endpoint).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const g = await s3Client(c.workers[2].endpoint).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     assert.equal(g.ContentType, 'application/x-test');
     assert.ok(Buffer.from(await g.Body!.transformToByteArray()).equals(Buffer.concat(parts)));
     const small = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'mpu/small' }));

@@ -12,14 +12,15 @@ import {
   CompleteMultipartUploadCommand, ListMultipartUploadsCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
+import { s3Client } from '../helpers/s3.js';
+
 import { startCluster, runCli, type TestCluster } from '../helpers/cluster.js';
 import { startMoto, createMotoBucket, type Moto } from '../helpers/moto.js';
 
+/** moto and this cluster take the same keys here. */
+const mountClient = (endpoint: string) => s3Client(endpoint, 'test');
 const MiB = 1024 * 1024;
 
-function client(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-}
 
 describe('S3 surface on an S3 mount', () => {
   let moto: Moto;
@@ -37,8 +38,8 @@ describe('S3 surface on an S3 mount', () => {
       '--option', 'aws.accessKeyId=test', '--option', 'aws.secretKey=test',
       '--option', `alluxio.underfs.s3.endpoint=${moto.endpoint}`, '--option', 'alluxio.underfs.s3.disable.dns.buckets=true'], { conf: c.cliConf() });
     assert.equal(add.code, 0, add.stderr);
-    s3 = client(c.endpoint);
-    direct = client(moto.endpoint);
+    s3 = mountClient(c.endpoint);
+    direct = mountClient(moto.endpoint);
   });
   after(async () => {
     s3?.destroy();
@@ -50,7 +51,7 @@ describe('S3 surface on an S3 mount', () => {
   it('a multipart upload passes through to the store: no part is staged, the object lands whole', async () => {
     const key = 'mp/through.bin';
     const data = randomBytes(11 * MiB);
-    const upload = new Upload({ client: client(c.nonOwner(mount, key).endpoint), params: { Bucket: mount, Key: key, Body: data, ContentType: 'application/x-through' }, partSize: 5 * MiB, queueSize: 2 });
+    const upload = new Upload({ client: mountClient(c.nonOwner(mount, key).endpoint), params: { Bucket: mount, Key: key, Body: data, ContentType: 'application/x-through' }, partSize: 5 * MiB, queueSize: 2 });
     const res = await upload.done();
     assert.match(res.ETag ?? '', /-3"$/);
     const stored = await direct.send(new GetObjectCommand({ Bucket: ufsBucket, Key: `root/${key}` }));
@@ -77,7 +78,7 @@ describe('S3 surface on an S3 mount', () => {
     await s3.send(new PutObjectCommand({ Bucket: mount, Key: 'tagged.txt', Body: 'x', Metadata: { m: '1' }, Tagging: 'a=b', ContentDisposition: 'inline' }));
     await s3.send(new PutObjectTaggingCommand({ Bucket: mount, Key: 'tagged.txt', Tagging: { TagSet: [{ Key: 'c', Value: 'd' }] } }));
     for (const w of c.workers) {
-      const cl = client(w.endpoint);
+      const cl = mountClient(w.endpoint);
       assert.deepEqual((await cl.send(new GetObjectTaggingCommand({ Bucket: mount, Key: 'tagged.txt' }))).TagSet, [{ Key: 'c', Value: 'd' }]);
       const h = await cl.send(new HeadObjectCommand({ Bucket: mount, Key: 'tagged.txt' }));
       assert.deepEqual([h.Metadata, h.ContentDisposition], [{ m: '1' }, 'inline']);

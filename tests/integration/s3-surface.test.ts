@@ -17,21 +17,12 @@ import {
   CompleteMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { checksumOf } from '../../common/checksums.js';
+import { s3Client, expectS3Error } from '../helpers/s3.js';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 
 const MiB = 1024 * 1024;
 
-function client(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'alice', secretAccessKey: 'any' } });
-}
 
-async function expectS3Error(p: Promise<unknown>, name: string, status: number): Promise<void> {
-  await assert.rejects(p, (err: { name?: string; $metadata?: { httpStatusCode?: number } }) => {
-    assert.equal(err.name, name);
-    assert.equal(err.$metadata?.httpStatusCode, status);
-    return true;
-  });
-}
 
 const md5hex = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 
@@ -42,7 +33,7 @@ describe('S3 surface', () => {
 
   before(async () => {
     c = await startCluster({ conf: { 'alluxio.worker.s3.virtual.host.domains': 's3.test' } });
-    s3 = client(c.endpoint);
+    s3 = s3Client(c.endpoint);
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.send(new CreateBucketCommand({ Bucket: 'other' }));
   });
@@ -58,7 +49,7 @@ describe('S3 surface', () => {
       ContentLanguage: 'fr', CacheControl: 'max-age=60', Expires: expires,
     }));
     for (const w of c.workers) {
-      const h = await client(w.endpoint).send(new HeadObjectCommand({ Bucket: bucket, Key: 'hdr.txt' }));
+      const h = await s3Client(w.endpoint).send(new HeadObjectCommand({ Bucket: bucket, Key: 'hdr.txt' }));
       assert.equal(h.ContentEncoding, 'identity');
       assert.equal(h.ContentDisposition, 'attachment; filename="x.txt"');
       assert.equal(h.ContentLanguage, 'fr');
@@ -92,7 +83,7 @@ describe('S3 surface', () => {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'self.txt', Body: 'same bytes', Metadata: { v: 'old' } }));
     await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'self.txt', CopySource: `${bucket}/self.txt`, MetadataDirective: 'REPLACE', Metadata: { v: 'new' } }));
     for (const w of c.workers) {
-      const h = await client(w.endpoint).send(new HeadObjectCommand({ Bucket: bucket, Key: 'self.txt' }));
+      const h = await s3Client(w.endpoint).send(new HeadObjectCommand({ Bucket: bucket, Key: 'self.txt' }));
       assert.equal(h.Metadata?.v, 'new');
       assert.equal(h.ETag, `"${md5hex('same bytes')}"`);
     }
@@ -112,7 +103,7 @@ describe('S3 surface', () => {
     assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tagged' }))).TagSet, [{ Key: 'a', Value: '1' }, { Key: 'b', Value: 'two words' }]);
     assert.equal((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'tagged' }))).TagCount, 2);
     await s3.send(new PutObjectTaggingCommand({ Bucket: bucket, Key: 'tagged', Tagging: { TagSet: [{ Key: 'only', Value: 'one' }] } }));
-    assert.deepEqual((await client(c.workers[2].endpoint).send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tagged' }))).TagSet, [{ Key: 'only', Value: 'one' }]);
+    assert.deepEqual((await s3Client(c.workers[2].endpoint).send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tagged' }))).TagSet, [{ Key: 'only', Value: 'one' }]);
     await s3.send(new DeleteObjectTaggingCommand({ Bucket: bucket, Key: 'tagged' }));
     assert.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'tagged' }))).TagSet ?? [], []);
     const eleven = Array.from({ length: 11 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
@@ -127,7 +118,7 @@ describe('S3 surface', () => {
     await s3.send(new PutBucketTaggingCommand({ Bucket: bucket, Tagging: { TagSet: [{ Key: 'team', Value: 'ml' }] } }));
     await c.restartCoordinator();
     for (const w of c.workers) {
-      assert.deepEqual((await client(w.endpoint).send(new GetBucketTaggingCommand({ Bucket: bucket }))).TagSet, [{ Key: 'team', Value: 'ml' }]);
+      assert.deepEqual((await s3Client(w.endpoint).send(new GetBucketTaggingCommand({ Bucket: bucket }))).TagSet, [{ Key: 'team', Value: 'ml' }]);
     }
     await s3.send(new DeleteBucketTaggingCommand({ Bucket: bucket }));
     await expectS3Error(s3.send(new GetBucketTaggingCommand({ Bucket: bucket })), 'NoSuchTagSet', 404);
@@ -301,7 +292,7 @@ describe('S3 surface', () => {
     const holders = new Set(ids.map((id) => id.split('.')[0]));
     assert.ok(holders.size >= 2, 'uploads are spread over several workers');
     for (const w of c.workers) {
-      const all = await client(w.endpoint).send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'lmu/' }));
+      const all = await s3Client(w.endpoint).send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'lmu/' }));
       assert.deepEqual(all.Uploads?.map((u) => u.Key), [...keys].sort());
     }
     const rolled = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'lmu/', Delimiter: '/' }));
@@ -336,7 +327,7 @@ describe('S3 surface', () => {
     const r = await fetch(`${c.endpoint}/${bucket}:nested:deeper/file.txt`);
     assert.equal(r.status, 200);
     assert.equal(await r.text(), 'deep');
-    const list = await client(c.workers[2].endpoint).send(new ListObjectsV2Command({ Bucket: `${bucket}:nested` }));
+    const list = await s3Client(c.workers[2].endpoint).send(new ListObjectsV2Command({ Bucket: `${bucket}:nested` }));
     assert.ok(list.Contents?.some((o) => o.Key === 'deeper/file.txt'));
     const buckets = await (await fetch(`${c.endpoint}/`)).text();
     assert.ok(!/<Name>[^<]*:/.test(buckets), 'sub-directory buckets are not listed as buckets');
@@ -397,7 +388,7 @@ describe('multipart cleaner and Complete keepalive', () => {
       'alluxio.proxy.s3.complete.multipart.upload.keepalive.enabled': 'true',
       'alluxio.worker.s3.tagging.restrictions.enabled': 'false',
     } });
-    s3 = client(c.endpoint);
+    s3 = s3Client(c.endpoint);
     await s3.send(new CreateBucketCommand({ Bucket: 'clean' }));
   });
   after(async () => {
