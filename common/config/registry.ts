@@ -95,6 +95,13 @@ const keys: PropertyKey[] = [
   { name: 'alluxio.underfs.s3.server.side.encryption.enabled', type: 'bool', default: 'false', description: 'Ask the S3 UFS to encrypt objects at rest (SSE-S3, AES256).' },
   { name: 'alluxio.underfs.s3.streaming.upload.partition.size', type: 'bytes', default: '64MB', description: 'Part size when a large object is written to the S3 UFS by multipart upload.' },
   { name: 'alluxio.underfs.s3.upload.threads.max', type: 'int', default: '20', description: 'Concurrent part uploads per object written to the S3 UFS.' },
+
+  // ---- security: TLS, authentication, authorization ----
+
+  // ---- hardening: request limits and timeouts ----
+
+  // ---- operations: metrics, jobs, decommission ----
+
 ];
 
 export const REGISTRY: ReadonlyMap<string, PropertyKey> = new Map(keys.map((k) => [k.name, Object.freeze(k)]));
