@@ -97,6 +97,7 @@ const keys: PropertyKey[] = [
   { name: 'alluxio.underfs.s3.upload.threads.max', type: 'int', default: '20', description: 'Concurrent part uploads per object written to the S3 UFS.' },
 
   // ---- security: TLS, authentication, authorization ----
+  { name: 'alluxio.worker.s3.authentication', type: 'enum', default: 'SIMPLE', values: ['SIMPLE', 'SIGV4', 'OIDC'], description: 'How S3 requests are authenticated. SIMPLE (Alluxio\'s default): the access key names the user and signatures are not checked. SIGV4: AWS signatures (SigV4 headers, presigned SigV4 and SigV2 URLs, signed chunks) are verified against alluxio.worker.s3.credentials.file. OIDC: an OIDC JWT (Authorization: Bearer, or x-amz-security-token) is verified against the issuer\'s JWKS. In SIGV4 and OIDC modes every operation is also authorized against the bucket grants kept by the coordinator.' },
 
   // ---- hardening: request limits and timeouts ----
 

@@ -9,8 +9,12 @@ import os from 'node:os';
 
 export interface Identity {
   user: string;
-  /** How the identity was established: 'simple' (named, not verified), later 'sigv4', 'oidc'. */
-  method: 'simple';
+  /**
+   * How the identity was established: 'simple' (named, not verified), 'sigv4' (a verified AWS
+   * signature, SigV4 or SigV2), 'oidc' (a verified JWT), 'anonymous' (no credentials at all in a
+   * verifying mode; user is '').
+   */
+  method: 'simple' | 'sigv4' | 'oidc' | 'anonymous';
 }
 
 export interface Authenticator {
