@@ -17,6 +17,20 @@ function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** Query parameters that are bearer secrets while a presigned URL lives. */
+const SECRET_QUERY = /^(x-amz-signature|signature|x-amz-security-token)$/i;
+
+/** A request URL fit for a log line: presigned signatures and tokens replaced. */
+export function redactUrl(url: string): string {
+  const qi = url.indexOf('?');
+  if (qi < 0) return url;
+  const parts = url.slice(qi + 1).split('&').map((p) => {
+    const eq = p.indexOf('=');
+    return eq > 0 && SECRET_QUERY.test(p.slice(0, eq).replace(/%2D/gi, '-')) ? `${p.slice(0, eq)}=[redacted]` : p;
+  });
+  return `${url.slice(0, qi)}?${parts.join('&')}`;
+}
+
 /** One bunyan root per process; components and requests take children of it. */
 export function createLogger(name: string, level: string, stream: NodeJS.WritableStream = process.stdout): Logger {
   return bunyan.createLogger({

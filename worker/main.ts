@@ -16,7 +16,10 @@ import { ClusterView } from './cluster/cluster-view.js';
 import { CoordinatorClient } from './cluster/coordinator-client.js';
 import { PeerHealth, PeerServer } from './cluster/peer-service.js';
 import { S3Server } from './s3/server.js';
-import { SimpleAuthenticator } from './s3/auth.js';
+import { SimpleAuthenticator, type Authenticator } from './s3/auth.js';
+import { s3CredentialsFile } from '../common/credentials-file.js';
+import { CredentialStore } from './s3/credentials.js';
+import { SignatureAuthenticator } from './s3/signature-auth.js';
 import { RemoteMetastore } from './cluster/metastore-client.js';
 import { LocalWriteStore } from './writecache/local-store.js';
 import { ReplicaClient, replicaHandlers } from './writecache/replication.js';
@@ -138,12 +141,20 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (!coordinator) throw new Error('the coordinator link is not up yet');
       return coordinator;
     };
+    const virtualHostDomains = config.string('alluxio.worker.s3.virtual.host.domains').split(',').map((d) => d.trim()).filter(Boolean);
+    let authenticator: Authenticator = new SimpleAuthenticator();
+    if (config.string('alluxio.worker.s3.authentication') === 'SIGV4') {
+      const credentials = new CredentialStore(s3CredentialsFile(config), config.durationMs('alluxio.worker.s3.credentials.reload.interval'), log.child({ component: 'credentials' }));
+      await credentials.start();
+      closers.push(() => credentials.close());
+      authenticator = new SignatureAuthenticator({ credentials, region: config.string('alluxio.worker.s3.region'), virtualHostDomains });
+    }
     const s3 = new S3Server({
       selfId: id,
       view,
-      authenticator: new SimpleAuthenticator(),
+      authenticator,
       writeCache,
-      virtualHostDomains: config.string('alluxio.worker.s3.virtual.host.domains').split(',').map((d) => d.trim()).filter(Boolean),
+      virtualHostDomains,
       services: {
         objects,
         multipart,

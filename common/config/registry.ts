@@ -98,6 +98,8 @@ const keys: PropertyKey[] = [
 
   // ---- security: TLS, authentication, authorization ----
   { name: 'alluxio.worker.s3.authentication', type: 'enum', default: 'SIMPLE', values: ['SIMPLE', 'SIGV4', 'OIDC'], description: 'How S3 requests are authenticated. SIMPLE (Alluxio\'s default): the access key names the user and signatures are not checked. SIGV4: AWS signatures (SigV4 headers, presigned SigV4 and SigV2 URLs, signed chunks) are verified against alluxio.worker.s3.credentials.file. OIDC: an OIDC JWT (Authorization: Bearer, or x-amz-security-token) is verified against the issuer\'s JWKS. In SIGV4 and OIDC modes every operation is also authorized against the bucket grants kept by the coordinator.' },
+  { name: 'alluxio.worker.s3.credentials.file', type: 'string', default: '', description: 'SIGV4 mode: the credentials file, one "ACCESS_KEY_ID SECRET_ACCESS_KEY USER" a line (# comments), managed by `alluxio credentials`. Empty: <alluxio.data.dir>/security/s3-credentials. Re-read when it changes.' },
+  { name: 'alluxio.worker.s3.credentials.reload.interval', type: 'duration', default: '2sec', description: 'SIGV4 mode: how often a worker checks the credentials file for changes (0 disables reloading).' },
 
   // ---- hardening: request limits and timeouts ----
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from '../../common/log.js';
 import type { ChecksumRequest, ObjectStore, WritePrecondition } from '../objects/object-store.js';
@@ -6,7 +7,7 @@ import type { MultipartStore, UploadInfo } from '../objects/multipart.js';
 import { STORED_HEADERS, type ChecksumAlgorithm } from '../../common/ufs/types.js';
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, isValidChecksumValue, parseChecksumAlgorithm } from '../../common/checksums.js';
 import { S3Error } from './errors.js';
-import { AwsChunkedDecoder } from './aws-chunked.js';
+import { AwsChunkedDecoder, chunkVerificationOf } from './aws-chunked.js';
 import type { S3Request } from './router.js';
 import type { Identity } from './auth.js';
 
@@ -185,7 +186,7 @@ export function objectBody(req: IncomingMessage): { body: Readable; length: numb
     return Number(v);
   };
   if (chunked) {
-    const decoder = new AwsChunkedDecoder();
+    const decoder = new AwsChunkedDecoder(chunkVerificationOf(req));
     // pipeline owns the errors of both streams from the first byte: a framing error that
     // happens before the object layer starts consuming leaves the decoder destroyed with that
     // error (which its consumer then sees), never an unhandled 'error' event.
@@ -213,5 +214,9 @@ export async function readSmallBody(req: IncomingMessage, maxBytes: number): Pro
     if (size > maxBytes) throw new S3Error('MalformedXML', `The XML body exceeds ${maxBytes} bytes.`);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = Buffer.concat(chunks);
+  // A signed hex digest covers the body too: a document that does not match it was altered.
+  const sha = contentSha256(req);
+  if (sha !== undefined && createHash('sha256').update(body).digest('hex') !== sha.toLowerCase()) throw new S3Error('XAmzContentSHA256Mismatch');
+  return body.toString('utf8');
 }

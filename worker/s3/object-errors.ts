@@ -1,7 +1,7 @@
 /** The object layer's failures as S3 errors: the one translation point between the two tiers. */
 import { ObjectError } from '../objects/errors.js';
 import { S3Error, type S3ErrorCode } from './errors.js';
-import { AwsChunkedError } from './aws-chunked.js';
+import { AwsChunkedError, ChunkSignatureError } from './aws-chunked.js';
 
 const MAP: Record<ObjectError['code'], S3ErrorCode> = {
   NoSuchBucket: 'NoSuchBucket',
@@ -35,6 +35,7 @@ const MAP: Record<ObjectError['code'], S3ErrorCode> = {
 const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'IncompleteBody', 'InvalidBucketName', 'BadDigest', 'InvalidRequest', 'InvalidArgument', 'InvalidPartOrder', 'SlowDown', 'PolicyReadOnly']);
 
 export function toS3Error(err: unknown, resource: { bucket?: string; key?: string }): unknown {
+  if (err instanceof ChunkSignatureError) return new S3Error('SignatureDoesNotMatch', `The request signature we calculated does not match the signature you provided: ${err.message}.`, {}, { cause: err });
   // Broken aws-chunked framing is the client's fault: a 400 it will not blindly retry.
   if (err instanceof AwsChunkedError) return new S3Error('IncompleteBody', `The aws-chunked body is malformed: ${err.message}.`, {}, { cause: err });
   if (!(err instanceof ObjectError)) return err;

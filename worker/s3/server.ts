@@ -8,7 +8,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import type { Logger } from '../../common/log.js';
+import { redactUrl, type Logger } from '../../common/log.js';
 import type { WorkerInfo } from '../../proto/index.js';
 import { objectPathKey } from '../../common/ring.js';
 import type { ClusterView } from '../cluster/cluster-view.js';
@@ -119,7 +119,7 @@ export class S3Server {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
       if (this.opts.accessLogging || res.statusCode >= 400 || !res.writableFinished) {
-        log.info({ method: req.method, url: req.url, status: res.statusCode, completed: res.writableFinished, forwarded_by: forwardedBy, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'access');
+        log.info({ method: req.method, url: redactUrl(req.url ?? ''), status: res.statusCode, completed: res.writableFinished, forwarded_by: forwardedBy, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'access');
       }
     });
 
@@ -156,6 +156,10 @@ export class S3Server {
       }
       s3 = parseS3Request(req.method ?? 'GET', req.url ?? '/', req.headers, { virtualHostDomains: this.opts.virtualHostDomains });
       if (!this.opts.ready()) throw new S3Error('ServiceUnavailable', 'This worker has not received the mount table from the coordinator yet.');
+      // Who is asking is settled before the request is served, proxied or redirected: a 307
+      // must not reveal an owner to a request whose signature fails. A forwarded request is
+      // checked again where it lands (the forwarding mark is only a routing hint, never trust).
+      const identity = await this.opts.authenticator.authenticate(req);
       let useCache = true;
       if (isObjectRequest(s3) && !forwardedBy) {
         const owner = this.ownerFor(s3);
@@ -167,8 +171,6 @@ export class S3Server {
           useCache = false;
         }
       }
-      // Who is asking is settled before anything is served (SIMPLE mode names, later modes verify).
-      const identity = await this.opts.authenticator.authenticate(req);
       const ctx: RequestContext = { req, res, s3, requestId, log, signal: abort.signal, useCache, identity, services: this.services };
       await dispatch(ctx);
     } catch (err) {
