@@ -139,12 +139,10 @@ export class AwsChunkedDecoder extends Transform {
         if (colon <= 0) throw new AwsChunkedError(`bad trailer line "${line.slice(0, 64)}"`);
         const name = line.slice(0, colon).trim().toLowerCase();
         const value = line.slice(colon + 1).trim();
-        if (name === 'x-amz-trailer-signature') {
-          this.trailerSignature = value;
-          return;
-        }
         this.trailers.set(name, value);
-        this.trailerText += `${name}:${value}\n`;
+        // The trailer signature signs every trailer line but itself.
+        if (name === 'x-amz-trailer-signature') this.trailerSignature = value;
+        else this.trailerText += `${name}:${value}\n`;
         return;
       }
       default:
