@@ -17,6 +17,7 @@ import type { Authenticator, Identity } from './auth.js';
 import type { CredentialLookup } from './credentials.js';
 import { S3Error } from './errors.js';
 import { bucketFromHost } from './router.js';
+import { REDIRECT_MARK } from './server.js';
 import { setChunkVerification } from './aws-chunked.js';
 import {
   ALGORITHM, ChunkSigner, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD,
@@ -31,6 +32,9 @@ export const MAX_SKEW_MS = 15 * 60 * 1000;
 export const MAX_PRESIGN_EXPIRES_S = 604_800;
 
 const PAYLOAD_MARKERS = new Set([UNSIGNED_PAYLOAD, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER]);
+/** The mark a 307 adds to the client's URL (server.ts) was not signed by the client. */
+const NOT_SIGNED = new Set([REDIRECT_MARK]);
+const NOT_SIGNED_PRESIGNED = new Set([REDIRECT_MARK, 'X-Amz-Signature']);
 const PRESIGN_V4_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature', 'X-Amz-Date', 'X-Amz-SignedHeaders', 'X-Amz-Expires'];
 
 export interface SignatureAuthOptions {
@@ -156,7 +160,7 @@ export class SignatureAuthenticator implements Authenticator {
 
     const headers = canonicalHeaders(req.rawHeaders, parsed.signedHeaders);
     const key = signingKey(cred.secretAccessKey, scope.date, scope.region, scope.service);
-    const canonical = canonicalRequest(req.method ?? 'GET', canonicalUri(url.rawPath), canonicalQuery(url.rawQuery), 'text' in headers ? headers.text : '', parsed.signedHeaders.join(';'), payload);
+    const canonical = canonicalRequest(req.method ?? 'GET', canonicalUri(url.rawPath), canonicalQuery(url.rawQuery, NOT_SIGNED), 'text' in headers ? headers.text : '', parsed.signedHeaders.join(';'), payload);
     const sts = stringToSign(amzDate, scope.scope, canonical);
     if (!('text' in headers) || !sameSignature(sign(key, sts), parsed.signature)) throw mismatch(scope.accessKeyId, parsed.signature, sts, canonical);
     if (payload === STREAMING_SIGNED || payload === STREAMING_SIGNED_TRAILER) {
@@ -190,7 +194,7 @@ export class SignatureAuthenticator implements Authenticator {
     const headers = canonicalHeaders(req.rawHeaders, signedHeaders);
     const payload = q.get('X-Amz-Content-Sha256') ?? UNSIGNED_PAYLOAD;
     const key = signingKey(cred.secretAccessKey, scope.date, scope.region, scope.service);
-    const canonical = canonicalRequest(req.method ?? 'GET', canonicalUri(url.rawPath), canonicalQuery(url.rawQuery, new Set(['X-Amz-Signature'])), 'text' in headers ? headers.text : '', signedHeaders.join(';'), payload);
+    const canonical = canonicalRequest(req.method ?? 'GET', canonicalUri(url.rawPath), canonicalQuery(url.rawQuery, NOT_SIGNED_PRESIGNED), 'text' in headers ? headers.text : '', signedHeaders.join(';'), payload);
     const sts = stringToSign(amzDate, scope.scope, canonical);
     if (!('text' in headers) || !sameSignature(sign(key, sts), provided)) throw mismatch(scope.accessKeyId, provided, sts, canonical);
 
