@@ -13,14 +13,14 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Credential } from '../../common/credentials-file.js';
-import type { Authenticator, Identity } from './auth.js';
+import { credentialUser, type Authenticator, type Identity } from './auth.js';
 import type { CredentialLookup } from './credentials.js';
 import { S3Error } from './errors.js';
 import { bucketFromHost } from './router.js';
 import { REDIRECT_MARK } from './server.js';
 import { setChunkVerification } from './aws-chunked.js';
 import {
-  ALGORITHM, ChunkSigner, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD,
+  ALGORITHM, ChunkSigner, EMPTY_SHA256, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, STREAMING_UNSIGNED_TRAILER, UNSIGNED_PAYLOAD,
   canonicalHeaders, canonicalQuery, canonicalRequest, canonicalUri, formatAmzDate, parseAmzDate, parseAuthorizationV4,
   parseCredentialScope, sameSignature, sign, signingKey, stringToSign, type CredentialScope,
 } from './sigv4.js';
@@ -107,6 +107,31 @@ export class SignatureAuthenticator implements Authenticator {
     if (presignedV4) return this.queryV4(req, url);
     if (presignedV2) return this.queryV2(req, url);
     return { user: '', method: 'anonymous' };
+  }
+
+  /**
+   * Headers that sign a bodiless request a worker makes for the caller of `req` (e.g. the
+   * per-key DELETEs of DeleteObjects, sent to each key's owner): the caller's own signature
+   * covers only its own request, so it is re-signed with the caller's key pair from the
+   * credentials file every worker reads. Call only after `req` authenticated; undefined for an
+   * anonymous caller.
+   */
+  signForPeer(req: IncomingMessage, method: string, hostPort: string, pathAndQuery: string): Record<string, string> | undefined {
+    const accessKeyId = credentialUser(req);
+    const cred = accessKeyId !== undefined ? this.opts.credentials.lookup(accessKeyId) : undefined;
+    if (!cred) return undefined;
+    const amzDate = formatAmzDate(this.now());
+    const scope = `${amzDate.slice(0, 8)}/${this.opts.region}/s3/aws4_request`;
+    const url = parseUrl(pathAndQuery);
+    const headers = { host: hostPort, 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': amzDate };
+    const signed = Object.keys(headers).sort();
+    const canonical = canonicalRequest(method, canonicalUri(url.rawPath), canonicalQuery(url.rawQuery), signed.map((h) => `${h}:${headers[h as keyof typeof headers]}\n`).join(''), signed.join(';'), EMPTY_SHA256);
+    const signature = sign(signingKey(cred.secretAccessKey, amzDate.slice(0, 8), this.opts.region, 's3'), stringToSign(amzDate, scope, canonical));
+    return {
+      'x-amz-content-sha256': EMPTY_SHA256,
+      'x-amz-date': amzDate,
+      authorization: `${ALGORITHM} Credential=${cred.accessKeyId}/${scope}, SignedHeaders=${signed.join(';')}, Signature=${signature}`,
+    };
   }
 
   private credential(accessKeyId: string): Credential {
