@@ -234,6 +234,10 @@ describe('SIGV4 mode on a 3-worker cluster', () => {
         return false;
       }
     }, 30_000, 200);
+    const none = await runCli(['credentials', 'delete', 'AKNOSUCHKEY', '--file', credFile]);
+    assert.equal(none.code, 1);
+    assert.equal(none.stderr.trim().split('\n').length, 1, none.stderr);
+    assert.match(none.stderr, /^alluxio: no access key AKNOSUCHKEY in /);
     const del = await runCli(['credentials', 'delete', bob.accessKeyId, '--file', credFile]);
     assert.equal(del.code, 0, del.stderr);
     const list = await runCli(['credentials', 'list', '--file', credFile]);
