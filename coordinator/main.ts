@@ -16,6 +16,8 @@ import { PathConfigStore } from './path-config-store.js';
 import { persistenceSummary } from './persistence-view.js';
 import { METASTORE_GRPC_SERVER_OPTIONS, MetastoreService, metastoreServiceImpl, openMetastore } from './metastore/index.js';
 import { BucketMetadata } from './bucket-metadata.js';
+import { BucketPermissions } from './bucket-permissions.js';
+import { bucketLookup } from './bucket-lookup.js';
 import { Membership } from './membership.js';
 import { MountTable, rootMountFromConfig } from './mount-table.js';
 import { createRestApi } from './rest-api.js';
@@ -131,15 +133,17 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     closers.push(() => metastore.close());
 
     const grpcServer = new grpc.Server({ ...METASTORE_GRPC_SERVER_OPTIONS, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
-    grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state) }, rootLog.child({ component: 'grpc' })));
+    const permissions = new BucketPermissions(state, { bucketExists: bucketLookup(state, config, stagingDir) }, rootLog.child({ component: 'bucket-permissions' }));
+    grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state), permissions }, rootLog.child({ component: 'grpc' })));
     grpcServer.addService(PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' })));
     grpcServer.addService(MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' })));
     const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')));
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());
+    closers.push(() => permissions.close());
 
-    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, persistence: () => persistenceSummary(metastore) }, rootLog.child({ component: 'rest' })));
+    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, permissions, persistence: () => persistenceSummary(metastore) }, rootLog.child({ component: 'rest' })));
     closers.push(() => closeHttp(httpServer));
     const webPort = await listenHttp(httpServer, host, config.int('alluxio.coordinator.web.port'));
 

@@ -62,6 +62,11 @@ export interface ReplicaRef { path: string; write_id: string }
 export interface Empty {}
 export interface BucketRequest { bucket: string }
 export interface BucketTagging { bucket: string; tags: Record<string, string>; present: boolean }
+export type GrantPermission = 'read' | 'write';
+export interface BucketPermissions { bucket: string; owner: string; grants: Record<string, GrantPermission>; anonymous_read: boolean; known: boolean }
+export interface BucketPermissionsSnapshot { version: number; buckets: BucketPermissions[] }
+export interface SetBucketOwnerRequest { bucket: string; owner: string; created: boolean }
+export interface BucketGrantRequest { bucket: string; user: string; permission: GrantPermission | 'none'; anonymous: boolean }
 
 /** Promise wrapper for a unary call on a generated client. */
 export function unary<Req, Res>(client: grpc.Client, method: string, req: Req, deadlineMs = 10_000): Promise<Res> {
