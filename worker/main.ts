@@ -16,7 +16,10 @@ import { ClusterView } from './cluster/cluster-view.js';
 import { CoordinatorClient } from './cluster/coordinator-client.js';
 import { PeerHealth, PeerServer } from './cluster/peer-service.js';
 import { S3Server } from './s3/server.js';
-import { SimpleAuthenticator } from './s3/auth.js';
+import { SimpleAuthenticator, type Authenticator } from './s3/auth.js';
+import { OidcAuthenticator, oidcOptionsFrom } from './s3/oidc.js';
+import { Authorizer, type AuthMode } from './s3/authz.js';
+import { PermissionsWatch } from './cluster/permissions-watch.js';
 import { RemoteMetastore } from './cluster/metastore-client.js';
 import { LocalWriteStore } from './writecache/local-store.js';
 import { ReplicaClient, replicaHandlers } from './writecache/replication.js';
@@ -138,10 +141,24 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (!coordinator) throw new Error('the coordinator link is not up yet');
       return coordinator;
     };
+    // Authentication by mode; authorization (SIGV4, OIDC) against grants the coordinator pushes.
+    const authMode = config.string('alluxio.worker.s3.authentication') as AuthMode;
+    let authenticator: Authenticator;
+    switch (authMode) {
+      case 'OIDC':
+        authenticator = await OidcAuthenticator.create(oidcOptionsFrom(config), log.child({ component: 'oidc' }));
+        break;
+      default:
+        authenticator = new SimpleAuthenticator();
+    }
+    const permissions = new PermissionsWatch(coordinatorAddress, id, log.child({ component: 'permissions' }));
+    closers.push(() => permissions.close());
+    permissions.start();
+    const access = new Authorizer(authMode, config.string('alluxio.security.admin.users').split(','), permissions);
     const s3 = new S3Server({
       selfId: id,
       view,
-      authenticator: new SimpleAuthenticator(),
+      authenticator,
       writeCache,
       virtualHostDomains: config.string('alluxio.worker.s3.virtual.host.domains').split(',').map((d) => d.trim()).filter(Boolean),
       services: {
@@ -152,6 +169,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
           put: (b, tags) => viaCoordinator().putBucketTags(b, tags),
           delete: (b) => viaCoordinator().deleteBucketTags(b),
         },
+        access,
         region: config.string('alluxio.worker.s3.region'),
         metadataMaxBytes: config.bytes('alluxio.worker.s3.header.metadata.max.size'),
         taggingRestrictions: config.bool('alluxio.worker.s3.tagging.restrictions.enabled'),
@@ -206,7 +224,8 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       const timer = setTimeout(resolve, 10_000);
       view.on('change', () => { if (mounts.ready) { clearTimeout(timer); resolve(); } });
     });
-    log.info({ s3_port: s3Port, rpc_port: rpcPort, cache_dir: cacheDir }, 'worker started');
+    if (access.enforcing) await permissions.whenReady(10_000);
+    log.info({ s3_port: s3Port, rpc_port: rpcPort, cache_dir: cacheDir, authentication: authMode }, 'worker started');
     return { id, s3Port, rpcPort, cacheDir, close };
   } catch (err) {
     await close();

@@ -98,6 +98,14 @@ const keys: PropertyKey[] = [
 
   // ---- security: TLS, authentication, authorization ----
   { name: 'alluxio.worker.s3.authentication', type: 'enum', default: 'SIMPLE', values: ['SIMPLE', 'SIGV4', 'OIDC'], description: 'How S3 requests are authenticated. SIMPLE (Alluxio\'s default): the access key names the user and signatures are not checked. SIGV4: AWS signatures (SigV4 headers, presigned SigV4 and SigV2 URLs, signed chunks) are verified against alluxio.worker.s3.credentials.file. OIDC: an OIDC JWT (Authorization: Bearer, or x-amz-security-token) is verified against the issuer\'s JWKS. In SIGV4 and OIDC modes every operation is also authorized against the bucket grants kept by the coordinator.' },
+  { name: 'alluxio.worker.s3.oidc.jwks.file', type: 'string', default: '', description: 'OIDC mode: a JSON Web Key Set file with the issuer\'s public keys (read again when a token names an unknown key id). Set this or alluxio.worker.s3.oidc.jwks.url; the worker refuses to start in OIDC mode with neither.' },
+  { name: 'alluxio.worker.s3.oidc.jwks.url', type: 'string', default: '', aliases: ['alluxio.s3.rest.authentication.jwksaddr'], description: 'OIDC mode: the issuer\'s JWKS endpoint (https://…/jwks.json), cached and fetched again when a token names an unknown key id (key rotation).' },
+  { name: 'alluxio.worker.s3.oidc.jwks.cooldown', type: 'duration', default: '30sec', description: 'OIDC mode: shortest time between two loads of the key set prompted by unknown key ids, so forged kids cannot make the worker hammer the identity provider.' },
+  { name: 'alluxio.worker.s3.oidc.issuer', type: 'string', default: '', description: 'OIDC mode (required): the iss claim every token must carry.' },
+  { name: 'alluxio.worker.s3.oidc.audience', type: 'string', default: '', description: 'OIDC mode: comma-separated accepted aud values; empty skips the audience check.' },
+  { name: 'alluxio.worker.s3.oidc.user.claim', type: 'string', default: 'preferred_username,sub', aliases: ['alluxio.s3.rest.authentication.assume.role.token.field'], description: 'OIDC mode: the claims that name the user, tried in order (comma-separated).' },
+  { name: 'alluxio.worker.s3.oidc.clock.tolerance', type: 'duration', default: '30sec', description: 'OIDC mode: clock skew forgiven when checking exp and nbf.' },
+  { name: 'alluxio.security.admin.users', type: 'string', default: '', description: 'Comma-separated users who may do everything on every bucket in the SIGV4 and OIDC modes (granting is done with "alluxio bucket", on the coordinator).' },
 
   // ---- hardening: request limits and timeouts ----
 

@@ -64,7 +64,7 @@ export class S3Server {
     this.forwarder = new Forwarder(opts.selfId, opts.proxyConnectTimeoutMs);
     this.services = {
       ...opts.services,
-      deleteOnOwner: (b, k, log) => this.deleteOnOwner(b, k, log),
+      deleteOnOwner: (b, k, log, credentials) => this.deleteOnOwner(b, k, log, credentials),
       listUploadsEverywhere: (b, p, log) => this.listUploadsEverywhere(b, p, log),
     };
     const app = express();
@@ -169,6 +169,8 @@ export class S3Server {
       }
       // Who is asking is settled before anything is served (SIMPLE mode names, later modes verify).
       const identity = await this.opts.authenticator.authenticate(req);
+      // Nothing is read or written for a request that may not run.
+      this.services.access.authorize(identity, s3, req.headers);
       const ctx: RequestContext = { req, res, s3, requestId, log, signal: abort.signal, useCache, identity, services: this.services };
       await dispatch(ctx);
     } catch (err) {
@@ -263,11 +265,11 @@ export class S3Server {
     return lists.flat();
   }
 
-  private async deleteOnOwner(bucket: string, key: string, log: Logger): Promise<void> {
+  private async deleteOnOwner(bucket: string, key: string, log: Logger, credentials: Record<string, string> = {}): Promise<void> {
     const owner = this.opts.view.ownerOf(objectPathKey(bucket, key));
     if (owner && owner.id !== this.opts.selfId) {
       try {
-        const r = await this.forwarder.request('DELETE', owner.address.host, owner.address.s3_port, encodePath(bucket, key));
+        const r = await this.forwarder.request('DELETE', owner.address.host, owner.address.s3_port, encodePath(bucket, key), credentials);
         if (r.status < 300) return;
         const code = /<Code>([^<]+)<\/Code>/.exec(r.body)?.[1];
         const known: S3ErrorCode = code && code in S3_ERRORS ? (code as S3ErrorCode) : 'InternalError';
