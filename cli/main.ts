@@ -13,6 +13,7 @@ import { fsCommands } from './fs-commands.js';
 import { confCommands } from './conf-commands.js';
 import { asyncPersistCommands } from './async-persist-commands.js';
 import { pathConfigCommands } from './pathconfig-commands.js';
+import { bucketCommands } from './bucket-commands.js';
 
 function fail(message: string): never {
   process.stderr.write(`alluxio: ${message}\n`);
@@ -42,6 +43,7 @@ const cli = yargs(hideBin(process.argv))
   .command('async-persist', 'Inspect the write cache\'s background persistence', (y) => asyncPersistCommands(y as never))
   .command('conf', 'Inspect configuration', (y) => confCommands(y as never))
   .command('pathconfig', 'Path-level write policies (show, edit, set, unset, resolve)', (y) => pathConfigCommands(y as never))
+  .command('bucket', 'Bucket owners and grants (show, grant, revoke, set-owner)', (y) => bucketCommands(y as never))
   .demandCommand(1, 'name a command; see alluxio --help')
   .strict()
   .help()
