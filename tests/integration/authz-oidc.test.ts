@@ -292,6 +292,21 @@ print('ok')
     assert.match((await cli('show', 'no-such-bucket')).stderr, /no such bucket: no-such-bucket/);
   });
 
+  it('the coordinator\'s REST API shows and changes grants too', async () => {
+    const api = `http://127.0.0.1:${cluster.coordinatorWebPort}/api/v1/buckets`;
+    const put = (url: string, body: object) => fetch(url, { method: 'PUT', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+    assert.equal((await put(`${api}/team/grants/dave`, { permission: 'write' })).status, 200);
+    const shown = await (await fetch(`${api}/team/permissions`)).json() as { owner: string; grants: Record<string, string> };
+    assert.equal(shown.owner, 'alice');
+    assert.equal(shown.grants.dave, 'write');
+    assert.equal((await put(`${api}/team/grants/dave`, { permission: 'owner' })).status, 400);
+    assert.equal((await fetch(`${api}/team/grants/dave`, { method: 'DELETE' })).status, 200);
+    assert.equal(((await (await fetch(`${api}/team/permissions`)).json()) as { grants: Record<string, string> }).grants.dave, undefined);
+    const missing = await fetch(`${api}/no-such-bucket/permissions`);
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { error: string }).error, /no such bucket/);
+  });
+
   it('owners and grants survive a coordinator restart', async () => {
     assert.equal((await cli('grant', 'team', 'bob', 'read')).code, 0);
     assert.equal((await cli('set-owner', 'bobs', 'carol')).code, 0);
