@@ -21,6 +21,8 @@ export interface RestApiDeps {
   pathConfig?: PathConfigStore;
   /** The write cache's true persistence state, read from the metastore. */
   persistence?: () => Promise<object>;
+  /** More routes served before the 404 (the status page, /api/v1/status, /metrics). */
+  extraRoutes?: express.Router;
 }
 
 const PATH_CONFIG_VERSION_HEADER = 'X-Alluxio-Path-Config-Version';
@@ -98,6 +100,8 @@ export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
     const resolved = pathConfig.resolve(p);
     res.set(PATH_CONFIG_VERSION_HEADER, String(pathConfig.get().version)).json(resolved);
   });
+
+  if (deps.extraRoutes) app.use(deps.extraRoutes);
 
   app.use((req: Request, res: Response) => {
     res.status(404).json({ error: `no such endpoint: ${req.method} ${req.path}` });
