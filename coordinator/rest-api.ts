@@ -25,6 +25,8 @@ export interface RestApiDeps {
   persistence?: () => Promise<object>;
   /** Bucket owners and grants (routes in rest-permissions.ts). */
   permissions?: BucketPermissions;
+  /** More routes served before the 404 (the status page, /api/v1/status, /metrics). */
+  extraRoutes?: express.Router;
 }
 
 const PATH_CONFIG_VERSION_HEADER = 'X-Alluxio-Path-Config-Version';
@@ -104,6 +106,7 @@ export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
   });
 
   if (deps.permissions) app.use(permissionsRouter(deps.permissions));
+  if (deps.extraRoutes) app.use(deps.extraRoutes);
 
   app.use((req: Request, res: Response) => {
     res.status(404).json({ error: `no such endpoint: ${req.method} ${req.path}` });

@@ -179,6 +179,8 @@ function parseWorker(v: unknown, where: string): WorkerInfo {
       s3_port: num(a, 's3_port', `${where}.address`),
       rpc_port: num(a, 'rpc_port', `${where}.address`),
       https_port: num(a, 'https_port', `${where}.address`),
+      // Added later: files written before it have none.
+      web_port: a.web_port === undefined ? 0 : num(a, 'web_port', `${where}.address`),
     },
     state,
     last_heartbeat_ms: num(v, 'last_heartbeat_ms', where),

@@ -25,7 +25,7 @@ export const WorkerPeerService = pkg.alluxio.cluster.WorkerPeer;
 export const MetastoreService = pkg.alluxio.cluster.Metastore;
 export const PathConfigService = pkg.alluxio.cluster.PathConfig;
 
-export interface WorkerAddress { host: string; s3_port: number; rpc_port: number; https_port: number }
+export interface WorkerAddress { host: string; s3_port: number; rpc_port: number; https_port: number; web_port: number }
 export interface CacheUsage { used_bytes: number; capacity_bytes: number; pages: number }
 export type WorkerState = 'LIVE' | 'LOST';
 export interface WorkerInfo {

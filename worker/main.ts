@@ -22,8 +22,10 @@ import { Authorizer, type AuthMode } from './s3/authz.js';
 import { PermissionsWatch } from './cluster/permissions-watch.js';
 import { RemoteMetastore } from './cluster/metastore-client.js';
 import { LocalWriteStore } from './writecache/local-store.js';
-import { ReplicaClient, replicaHandlers } from './writecache/replication.js';
+import { ReplicaClient, newReplicationCounters, replicaHandlers } from './writecache/replication.js';
 import { WriteCache } from './writecache/write-cache.js';
+import { WorkerMetrics } from './metrics.js';
+import { WorkerWebServer } from './web-server.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -31,6 +33,8 @@ export interface WorkerHandle {
   readonly id: string;
   readonly s3Port: number;
   readonly rpcPort: number;
+  /** /metrics and /health. */
+  readonly webPort: number;
   readonly cacheDir: string;
   close(): Promise<void>;
 }
@@ -77,6 +81,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
   };
 
   try {
+    const metrics = new WorkerMetrics({ worker: id });
     const pageSize = config.bytes('alluxio.worker.page.store.page.size');
     const pages = await PageStore.open({ dir: cacheDir, capacityBytes: config.bytes('alluxio.worker.page.store.sizes'), pageSize, log: log.child({ component: 'page-store' }) });
     closers.push(() => pages.close());
@@ -84,7 +89,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     // Staged uploads belong to requests of an earlier run of this worker: none is in flight now.
     const stagingDir = path.join(cacheDir, 'staging');
     await fs.rm(stagingDir, { recursive: true, force: true });
-    const mounts = new MountTable(config, stagingDir, log.child({ component: 'mounts' }));
+    const mounts = new MountTable(config, stagingDir, log.child({ component: 'mounts' }), metrics.ufs);
     closers.push(() => mounts.close());
     // The write cache: its metastore is the coordinator's (gRPC); it acts only while the
     // coordinator says the write cache is enabled.
@@ -92,7 +97,8 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     const metastore = new RemoteMetastore(coordinatorAddress);
     closers.push(() => metastore.close());
     const local = await LocalWriteStore.open(cacheDir, Math.floor(config.bytes('alluxio.worker.page.store.sizes') * config.double('alluxio.worker.page.store.pinned.file.capacity.limit.ratio')));
-    const replicas = new ReplicaClient();
+    const replication = newReplicationCounters();
+    const replicas = new ReplicaClient(replication);
     closers.push(() => replicas.close());
     const view = new ClusterView();
     const writeCache = new WriteCache({
@@ -128,7 +134,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
-    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local));
+    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local, replication));
     const hostname = config.string('alluxio.worker.hostname');
     const rpcPort = await peerServer.listen(hostname, config.int('alluxio.worker.rpc.port'));
     closers.push(() => peerServer.close());
@@ -188,15 +194,36 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       accessLogging: config.bool('alluxio.worker.s3.access.logging.enabled'),
       proxyConnectTimeoutMs: config.durationMs('alluxio.worker.s3.proxy.timeout'),
       log: log.child({ component: 's3' }),
+      metrics: metrics.s3,
     });
     const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
     closers.push(() => s3.close());
+
+    metrics.readFrom({
+      cache: () => objects.reader.counters,
+      evictions: () => pages.evictions,
+      pageStore: () => pages.usage(),
+      ufs: () => mounts.counters,
+      pinned: () => local.usage(),
+      replication: () => replication,
+      cluster: () => ({ version: view.version, membersUp: view.members.size, pathConfigVersion: view.pathConfig?.version ?? 0, writeCacheEnabled: view.writeCacheEnabled }),
+      persistCounters: () => writeCache.persistCounters(),
+      // An unreachable metastore leaves the queue gauges at 0 rather than failing the scrape.
+      persistQueue: () => (writeCache.enabled ? writeCache.stats().catch(() => undefined) : Promise.resolve(undefined)),
+    });
+    const web = new WorkerWebServer({
+      metrics,
+      health: () => ({ id, ready: mounts.ready, version: view.version, membersUp: view.members.size }),
+      log: log.child({ component: 'web' }),
+    });
+    const webPort = await web.listen(hostname, config.int('alluxio.worker.web.port'));
+    closers.push(() => web.close());
 
     coordinator = new CoordinatorClient({
       address: `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`,
       registration: () => ({
         id,
-        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: config.int('alluxio.worker.s3.https.port') },
+        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: config.int('alluxio.worker.s3.https.port'), web_port: webPort },
         cache: { used_bytes: pages.usage().usedBytes, capacity_bytes: pages.usage().capacityBytes, pages: pages.usage().pages },
         version: WORKER_VERSION,
       }),
@@ -225,8 +252,8 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       view.on('change', () => { if (mounts.ready) { clearTimeout(timer); resolve(); } });
     });
     if (access.enforcing) await permissions.whenReady(10_000);
-    log.info({ s3_port: s3Port, rpc_port: rpcPort, cache_dir: cacheDir, authentication: authMode }, 'worker started');
-    return { id, s3Port, rpcPort, cacheDir, close };
+    log.info({ s3_port: s3Port, rpc_port: rpcPort, web_port: webPort, cache_dir: cacheDir, authentication: authMode }, 'worker started');
+    return { id, s3Port, rpcPort, webPort, cacheDir, close };
   } catch (err) {
     await close();
     throw err;

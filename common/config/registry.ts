@@ -110,6 +110,7 @@ const keys: PropertyKey[] = [
   // ---- hardening: request limits and timeouts ----
 
   // ---- operations: metrics, jobs, decommission ----
+  { name: 'alluxio.worker.web.port', type: 'int', default: '30000', description: 'Worker web port: Prometheus /metrics and /health (the S3 port cannot serve /metrics: that is the listing of a bucket named "metrics"). 0 picks a free port.' },
 
 ];
 

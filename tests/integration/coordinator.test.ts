@@ -103,7 +103,7 @@ async function start(opts: { dataDir?: string; conf?: Record<string, string> } =
 function workerReq(id: string, s3Port = 29998): RegisterWorkerRequest {
   return {
     id,
-    address: { host: '127.0.0.1', s3_port: s3Port, rpc_port: s3Port + 1, https_port: 0 },
+    address: { host: '127.0.0.1', s3_port: s3Port, rpc_port: s3Port + 1, https_port: 0, web_port: s3Port + 2 },
     cache: { used_bytes: 1024, capacity_bytes: 1 << 30, pages: 1 },
     version: '0.1.0',
   };
@@ -172,7 +172,7 @@ describe('coordinator membership', () => {
     const w = list.workers[0];
     assert.equal(w.id, 'worker-a');
     assert.equal(w.state, 'LIVE');
-    assert.deepEqual(w.address, { host: '127.0.0.1', s3_port: 29998, rpc_port: 29999, https_port: 0 });
+    assert.deepEqual(w.address, { host: '127.0.0.1', s3_port: 29998, rpc_port: 29999, https_port: 0, web_port: 30000 });
     assert.deepEqual(w.cache, { used_bytes: 1024, capacity_bytes: 1 << 30, pages: 1 });
     assert.equal(w.version, '0.1.0');
     assert.ok(list.cluster_version >= 1);

@@ -26,6 +26,8 @@ import type { Authenticator } from './auth.js';
 import type { WriteCache } from '../writecache/write-cache.js';
 import { pipeline } from 'node:stream/promises';
 import type { MultipartStore, UploadInfo } from '../objects/multipart.js';
+import type { S3RequestObserver } from '../metrics.js';
+import { countBodyBytes, type BodyBytes } from './body-bytes.js';
 
 export const REDIRECT_MARK = 'alluxio-redirected';
 const REQUEST_ID_HEADER = 'x-alluxio-request-id';
@@ -48,6 +50,8 @@ export interface S3ServerOptions {
   accessLogging: boolean;
   proxyConnectTimeoutMs: number;
   log: Logger;
+  /** Told of every S3 request answered (not the internal /_alluxio endpoints). */
+  metrics?: S3RequestObserver;
 }
 
 function encodePath(bucket: string, key: string): string {
@@ -58,6 +62,7 @@ export class S3Server {
   private readonly server: http.Server;
   private readonly forwarder: Forwarder;
   private readonly services: S3Services;
+  private readonly bodyBytes = new WeakMap<IncomingMessage, BodyBytes>();
   port = 0;
 
   constructor(private readonly opts: S3ServerOptions) {
@@ -71,8 +76,13 @@ export class S3Server {
     app.disable('x-powered-by');
     app.set('etag', false);
     app.use((req, res) => void this.handle(req, res));
-    this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, app);
+    // Body counting starts before express sees the request: the first body bytes may follow at once.
+    this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, (req, res) => {
+      if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
+      app(req, res);
+    });
     this.server.on('checkContinue', (req, res) => {
+      if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
       deferContinue(req, res);
       app(req, res);
     });
@@ -116,14 +126,21 @@ export class S3Server {
     req.on('error', (err) => log.debug({ err: err.message }, 'request stream error'));
     const started = process.hrtime.bigint();
     const abort = new AbortController();
+    let s3: S3Request | undefined;
+    const metrics = req.url?.startsWith('/_alluxio/') ? undefined : this.opts.metrics;
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
+      if (metrics) {
+        const op = s3?.op ?? 'Unknown';
+        const bytes = this.bodyBytes.get(req);
+        metrics.done(op, res.writableFinished ? String(res.statusCode) : 'aborted', Number(process.hrtime.bigint() - started) / 1e9, bytes?.received ?? 0, bytes?.sent ?? 0);
+        if (forwardedBy) metrics.fromPeer(op);
+      }
       if (this.opts.accessLogging || res.statusCode >= 400 || !res.writableFinished) {
         log.info({ method: req.method, url: req.url, status: res.statusCode, completed: res.writableFinished, forwarded_by: forwardedBy, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'access');
       }
     });
 
-    let s3: S3Request | undefined;
     try {
       if (req.url === '/_alluxio/health') {
         res.writeHead(this.opts.ready() ? 200 : 503, { 'Content-Type': 'application/json' });
@@ -217,16 +234,19 @@ export class S3Server {
         res.writeHead(307, { ...headers, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
       }
+      this.opts.metrics?.routed(s3.op, 'redirected');
       return true;
     }
     try {
       await this.forwarder.forward(req, res, host, port);
+      this.opts.metrics?.routed(s3.op, 'proxied');
       return true;
     } catch (err) {
       if (err instanceof OwnerUnreachable && !res.headersSent) {
         log.warn({ owner: owner.id, err: err.message }, 'owner unreachable; serving the request here');
         return false;
       }
+      this.opts.metrics?.routed(s3.op, 'proxied');
       throw err;
     }
   }

@@ -78,6 +78,7 @@ export class WriteCache {
   private ticking = false;
   private readonly persistedAt: number[] = [];
   private persistedTotal = 0;
+  private failuresTotal = 0;
   private lastError: string | undefined;
 
   constructor(private readonly o: WriteCacheOptions) {}
@@ -447,6 +448,7 @@ export class WriteCache {
         if (this.persistedAt.length > 100_000) this.persistedAt.splice(0, 50_000);
       }
     } catch (err) {
+      this.failuresTotal++;
       this.lastError = `${path}: ${(err as Error).message}`;
       this.o.log.warn({ path, err: (err as Error).message, attempts: (entry?.attempts ?? 0) + 1 }, 'persistence failed; will retry');
       if (entry) {
@@ -529,6 +531,11 @@ export class WriteCache {
       pinnedBytes: u.pinnedBytes,
       pinnedCapacityBytes: u.capacityBytes,
     };
+  }
+
+  /** In-memory numbers, cheap enough for every metrics scrape: persisted and failed attempts since start, uploads running now. */
+  persistCounters(): { persisted: number; failures: number; inFlight: number } {
+    return { persisted: this.persistedTotal, failures: this.failuresTotal, inFlight: this.running };
   }
 
   async entriesOf(worker: string): Promise<WriteEntry[]> {
