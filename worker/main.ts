@@ -21,6 +21,9 @@ import { RemoteMetastore } from './cluster/metastore-client.js';
 import { LocalWriteStore } from './writecache/local-store.js';
 import { ReplicaClient, replicaHandlers } from './writecache/replication.js';
 import { WriteCache } from './writecache/write-cache.js';
+import { grpcTls } from '../proto/tls.js';
+import { PeerAuth, PeerHttp } from './cluster/peer-http.js';
+import { httpsFiles } from './s3/tls-files.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -28,6 +31,8 @@ export interface WorkerHandle {
   readonly id: string;
   readonly s3Port: number;
   readonly rpcPort: number;
+  /** 0 when HTTPS is not configured. */
+  readonly httpsPort: number;
   readonly cacheDir: string;
   close(): Promise<void>;
 }
@@ -86,10 +91,14 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     // The write cache: its metastore is the coordinator's (gRPC); it acts only while the
     // coordinator says the write cache is enabled.
     const coordinatorAddress = `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`;
-    const metastore = new RemoteMetastore(coordinatorAddress);
+    const tls = grpcTls(config);
+    const metastore = new RemoteMetastore(coordinatorAddress, { credentials: tls.channel() });
     closers.push(() => metastore.close());
     const local = await LocalWriteStore.open(cacheDir, Math.floor(config.bytes('alluxio.worker.page.store.sizes') * config.double('alluxio.worker.page.store.pinned.file.capacity.limit.ratio')));
-    const replicas = new ReplicaClient();
+    const replicas = new ReplicaClient(tls.channel());
+    const https = httpsFiles(config);
+    const peers = new PeerHttp({ auth: new PeerAuth(id, config.string('alluxio.security.cluster.secret') || undefined), https: https !== undefined, ca: https?.peerCa });
+    closers.push(() => peers.close());
     closers.push(() => replicas.close());
     const view = new ClusterView();
     const writeCache = new WriteCache({
@@ -98,6 +107,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       metastore,
       local,
       replicas,
+      peers,
       resolveBucket: (bucket) => mounts.resolve(bucket),
       persistThreads: config.int('alluxio.write.cache.async.persist.thread.pool.size'),
       retryInitialMs: config.durationMs('alluxio.worker.write.cache.async.persist.retry.initial.interval'),
@@ -125,11 +135,11 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
-    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local));
+    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local), tls.server());
     const hostname = config.string('alluxio.worker.hostname');
     const rpcPort = await peerServer.listen(hostname, config.int('alluxio.worker.rpc.port'));
     closers.push(() => peerServer.close());
-    const peerHealth = new PeerHealth(id);
+    const peerHealth = new PeerHealth(id, undefined, undefined, tls.channel());
     closers.push(() => peerHealth.close());
 
     // Bucket tags live in the coordinator; the client exists once registration starts below.
@@ -169,16 +179,26 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       idleTimeoutMs: config.durationMs('alluxio.worker.s3.connection.idle.max.time'),
       accessLogging: config.bool('alluxio.worker.s3.access.logging.enabled'),
       proxyConnectTimeoutMs: config.durationMs('alluxio.worker.s3.proxy.timeout'),
+      peers,
+      https: https && { cert: https.cert, key: https.key },
+      onlyHttps: config.bool('alluxio.worker.s3.only.https.access'),
+      bodyIdleTimeoutMs: config.durationMs('alluxio.worker.s3.request.body.idle.timeout'),
+      headersTimeoutMs: config.durationMs('alluxio.worker.s3.request.headers.timeout'),
       log: log.child({ component: 's3' }),
     });
-    const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
     closers.push(() => s3.close());
+    const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
+    const httpsPort = https ? await s3.listenHttps(hostname, config.int('alluxio.worker.s3.https.port')) : 0;
 
     coordinator = new CoordinatorClient({
       address: `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`,
+      credentials: tls.channel(),
+      onClusterSecret: (secret) => {
+        if (config.string('alluxio.security.cluster.secret') === '') peers.auth.setSecret(secret);
+      },
       registration: () => ({
         id,
-        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: config.int('alluxio.worker.s3.https.port') },
+        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: httpsPort },
         cache: { used_bytes: pages.usage().usedBytes, capacity_bytes: pages.usage().capacityBytes, pages: pages.usage().pages },
         version: WORKER_VERSION,
       }),
@@ -206,8 +226,8 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       const timer = setTimeout(resolve, 10_000);
       view.on('change', () => { if (mounts.ready) { clearTimeout(timer); resolve(); } });
     });
-    log.info({ s3_port: s3Port, rpc_port: rpcPort, cache_dir: cacheDir }, 'worker started');
-    return { id, s3Port, rpcPort, cacheDir, close };
+    log.info({ s3_port: s3Port, https_port: httpsPort, rpc_port: rpcPort, grpc_tls: tls.enabled, cache_dir: cacheDir }, 'worker started');
+    return { id, s3Port, rpcPort, httpsPort, cacheDir, close };
   } catch (err) {
     await close();
     throw err;
