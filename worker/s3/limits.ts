@@ -14,8 +14,8 @@ export function watchBodyIdle(req: IncomingMessage, res: ServerResponse, timeout
   const length = Number(req.headers['content-length'] ?? 0);
   if (te === undefined && !(length > 0)) return;
   // The socket's inactivity timer is refreshed by every chunk the HTTP parser reads.
+  const socket = req.socket;
   req.setTimeout(timeoutMs, () => {
-    const socket = req.socket;
     if (!res.headersSent) {
       res.setHeader('Connection', 'close');
       fail(new S3Error('RequestTimeout'));
@@ -25,7 +25,8 @@ export function watchBodyIdle(req: IncomingMessage, res: ServerResponse, timeout
       socket.destroy();
     }
   });
-  const clear = () => req.setTimeout(0);
+  // The socket, not the request: by 'close' the request may be detached from it already.
+  const clear = () => socket.setTimeout(0);
   req.once('end', clear);
   res.once('close', clear);
 }

@@ -105,7 +105,10 @@ function objectHeaders(ctx: RequestContext, st: UfsStatus, partial: boolean): Re
   }
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = ctx.s3.query.get(param);
-    if (v !== null) h[name] = v;
+    if (v === null) continue;
+    // A CR, LF or other control character would split the response (and Node refuses to send it).
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(v)) throw new S3Error('InvalidArgument', `The ${param} parameter holds characters a header cannot carry.`, { ArgumentName: param });
+    h[name] = v;
   }
   return h;
 }
