@@ -17,12 +17,35 @@ function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** Query parameters of a presigned URL that must never reach a log. */
+const SECRET_QUERY = /^(x-amz-signature|signature|x-amz-security-token)$/i;
+
+/**
+ * A request target fit for a log: the values of signature and session-token query parameters
+ * replaced (presigned URLs carry them). The rest stays as sent, for debugging.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const parts = url.slice(q + 1).split('&').map((p) => {
+    const eq = p.indexOf('=');
+    let name = eq < 0 ? p : p.slice(0, eq);
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      // an undecodable name is kept as sent; it cannot match a secret name anyway
+    }
+    return eq >= 0 && SECRET_QUERY.test(name) ? `${p.slice(0, eq)}=[redacted]` : p;
+  });
+  return `${url.slice(0, q)}?${parts.join('&')}`;
+}
+
 /** One bunyan root per process; components and requests take children of it. */
 export function createLogger(name: string, level: string, stream: NodeJS.WritableStream = process.stdout): Logger {
   return bunyan.createLogger({
     name,
     level: level as bunyan.LogLevel,
     streams: [{ stream, level: level as bunyan.LogLevel }],
-    serializers: { err: bunyan.stdSerializers.err, options: (o: unknown) => redact(o), mount: (m: unknown) => redact(m) },
+    serializers: { err: bunyan.stdSerializers.err, options: (o: unknown) => redact(o), mount: (m: unknown) => redact(m), headers: (h: unknown) => redact(h), url: (u: unknown) => (typeof u === 'string' ? redactUrl(u) : u) },
   });
 }

@@ -42,6 +42,8 @@ export interface CoordinatorServiceDeps {
   watch: WatchHub;
   buckets: BucketMetadata;
   permissions: BucketPermissions;
+  /** Handed to each worker as it registers (peer authentication, coordinator/cluster-secret.ts). */
+  clusterSecret?: string;
 }
 
 function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
@@ -62,7 +64,7 @@ function unaryHandler<Req, Res>(method: string, log: Logger, fn: (req: Req) => P
 export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger): grpc.UntypedServiceImplementation {
   const { membership, mounts, watch, buckets, permissions } = deps;
   return {
-    RegisterWorker: unaryHandler<RegisterWorkerRequest, RegisterWorkerResponse>('RegisterWorker', log, (req) => membership.register(req)),
+    RegisterWorker: unaryHandler<RegisterWorkerRequest, RegisterWorkerResponse>('RegisterWorker', log, async (req) => ({ ...(await membership.register(req)), cluster_secret: deps.clusterSecret ?? '' })),
     Heartbeat: unaryHandler<HeartbeatRequest, HeartbeatResponse>('Heartbeat', log, (req) => membership.heartbeat(req)),
     UnregisterWorker: unaryHandler<{ id: string }, Empty>('UnregisterWorker', log, async (req) => {
       await membership.unregister(req.id);

@@ -10,6 +10,8 @@ import path from 'node:path';
 import type { Config } from '../common/config/config.js';
 import type { Logger } from '../common/log.js';
 import { CoordinatorService, PathConfigService, grpc } from '../proto/index.js';
+import { grpcTls } from '../proto/tls.js';
+import { loadClusterSecret } from './cluster-secret.js';
 import { ClusterState } from './cluster-state.js';
 import { coordinatorServiceImpl, pathConfigServiceImpl } from './grpc-service.js';
 import { PathConfigStore } from './path-config-store.js';
@@ -49,9 +51,9 @@ function grpcAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function bindGrpc(server: grpc.Server, address: string): Promise<number> {
+function bindGrpc(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, credentials, (err, port) => {
       if (err) reject(new Error(`cannot bind the coordinator gRPC port at ${address}: ${err.message}`, { cause: err }));
       else resolve(port);
     });
@@ -142,10 +144,10 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
 
     const grpcServer = new grpc.Server({ ...METASTORE_GRPC_SERVER_OPTIONS, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
     const permissions = new BucketPermissions(state, { bucketExists: bucketLookup(state, config, stagingDir) }, rootLog.child({ component: 'bucket-permissions' }));
-    grpcServer.addService(CoordinatorService.service, metrics.instrument('Coordinator', CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state), permissions }, rootLog.child({ component: 'grpc' }))));
+    grpcServer.addService(CoordinatorService.service, metrics.instrument('Coordinator', CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state), permissions, clusterSecret: await loadClusterSecret(config, stateDir) }, rootLog.child({ component: 'grpc' }))));
     grpcServer.addService(PathConfigService.service, metrics.instrument('PathConfig', PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' }))));
     grpcServer.addService(MetastoreService.service, metrics.instrument('Metastore', MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' }))));
-    const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')));
+    const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')), grpcTls(config).server());
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());

@@ -50,7 +50,7 @@ export interface MetaMutation { type: 'set' | 'clear' | 'clear_range'; key: Buff
 export interface MetaCommitRequest { read_version: number; reads: MetaKeyRange[]; mutations: MetaMutation[] }
 export interface MetaCommitResponse { committed: boolean; version: number; conflict: string }
 export interface RegisterWorkerRequest { id: string; address: WorkerAddress; cache: CacheUsage; version: string }
-export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number }
+export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number; cluster_secret?: string }
 export interface HeartbeatRequest { id: string; cache: CacheUsage }
 export interface HeartbeatResponse { reregister: boolean; cluster_version: number }
 export interface ListWorkersResponse { workers: WorkerInfo[]; cluster_version: number }

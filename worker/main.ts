@@ -26,6 +26,9 @@ import { ReplicaClient, newReplicationCounters, replicaHandlers } from './writec
 import { WriteCache } from './writecache/write-cache.js';
 import { WorkerMetrics } from './metrics.js';
 import { WorkerWebServer } from './web-server.js';
+import { grpcTls } from '../proto/tls.js';
+import { PeerAuth, PeerHttp } from './cluster/peer-http.js';
+import { httpsFiles } from './s3/tls-files.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -35,6 +38,8 @@ export interface WorkerHandle {
   readonly rpcPort: number;
   /** /metrics and /health. */
   readonly webPort: number;
+  /** 0 when HTTPS is not configured. */
+  readonly httpsPort: number;
   readonly cacheDir: string;
   close(): Promise<void>;
 }
@@ -94,11 +99,15 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     // The write cache: its metastore is the coordinator's (gRPC); it acts only while the
     // coordinator says the write cache is enabled.
     const coordinatorAddress = `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`;
-    const metastore = new RemoteMetastore(coordinatorAddress);
+    const tls = grpcTls(config);
+    const metastore = new RemoteMetastore(coordinatorAddress, { credentials: tls.channel() });
     closers.push(() => metastore.close());
     const local = await LocalWriteStore.open(cacheDir, Math.floor(config.bytes('alluxio.worker.page.store.sizes') * config.double('alluxio.worker.page.store.pinned.file.capacity.limit.ratio')));
     const replication = newReplicationCounters();
-    const replicas = new ReplicaClient(replication);
+    const replicas = new ReplicaClient(replication, tls.channel());
+    const https = httpsFiles(config);
+    const peers = new PeerHttp({ auth: new PeerAuth(id, config.string('alluxio.security.cluster.secret') || undefined), https: https !== undefined, ca: https?.peerCa });
+    closers.push(() => peers.close());
     closers.push(() => replicas.close());
     const view = new ClusterView();
     const writeCache = new WriteCache({
@@ -107,6 +116,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       metastore,
       local,
       replicas,
+      peers,
       resolveBucket: (bucket) => mounts.resolve(bucket),
       persistThreads: config.int('alluxio.write.cache.async.persist.thread.pool.size'),
       retryInitialMs: config.durationMs('alluxio.worker.write.cache.async.persist.retry.initial.interval'),
@@ -134,11 +144,11 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
-    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local, replication));
+    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local, replication), tls.server());
     const hostname = config.string('alluxio.worker.hostname');
     const rpcPort = await peerServer.listen(hostname, config.int('alluxio.worker.rpc.port'));
     closers.push(() => peerServer.close());
-    const peerHealth = new PeerHealth(id);
+    const peerHealth = new PeerHealth(id, undefined, undefined, tls.channel());
     closers.push(() => peerHealth.close());
 
     // Bucket tags live in the coordinator; the client exists once registration starts below.
@@ -193,11 +203,17 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       idleTimeoutMs: config.durationMs('alluxio.worker.s3.connection.idle.max.time'),
       accessLogging: config.bool('alluxio.worker.s3.access.logging.enabled'),
       proxyConnectTimeoutMs: config.durationMs('alluxio.worker.s3.proxy.timeout'),
+      peers,
+      https: https && { cert: https.cert, key: https.key },
+      onlyHttps: config.bool('alluxio.worker.s3.only.https.access'),
+      bodyIdleTimeoutMs: config.durationMs('alluxio.worker.s3.request.body.idle.timeout'),
+      headersTimeoutMs: config.durationMs('alluxio.worker.s3.request.headers.timeout'),
       log: log.child({ component: 's3' }),
       metrics: metrics.s3,
     });
-    const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
     closers.push(() => s3.close());
+    const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
+    const httpsPort = https ? await s3.listenHttps(hostname, config.int('alluxio.worker.s3.https.port')) : 0;
 
     metrics.readFrom({
       cache: () => objects.reader.counters,
@@ -221,9 +237,13 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
 
     coordinator = new CoordinatorClient({
       address: `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`,
+      credentials: tls.channel(),
+      onClusterSecret: (secret) => {
+        if (config.string('alluxio.security.cluster.secret') === '') peers.auth.setSecret(secret);
+      },
       registration: () => ({
         id,
-        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: config.int('alluxio.worker.s3.https.port'), web_port: webPort },
+        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: httpsPort, web_port: webPort },
         cache: { used_bytes: pages.usage().usedBytes, capacity_bytes: pages.usage().capacityBytes, pages: pages.usage().pages },
         version: WORKER_VERSION,
       }),
@@ -252,8 +272,8 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       view.on('change', () => { if (mounts.ready) { clearTimeout(timer); resolve(); } });
     });
     if (access.enforcing) await permissions.whenReady(10_000);
-    log.info({ s3_port: s3Port, rpc_port: rpcPort, web_port: webPort, cache_dir: cacheDir, authentication: authMode }, 'worker started');
-    return { id, s3Port, rpcPort, webPort, cacheDir, close };
+    log.info({ s3_port: s3Port, https_port: httpsPort, rpc_port: rpcPort, web_port: webPort, grpc_tls: tls.enabled, cache_dir: cacheDir, authentication: authMode }, 'worker started');
+    return { id, s3Port, rpcPort, httpsPort, webPort, cacheDir, close };
   } catch (err) {
     await close();
     throw err;

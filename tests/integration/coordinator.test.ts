@@ -165,7 +165,10 @@ describe('coordinator membership', () => {
   test('a registered worker is listed LIVE with its address and cache usage, over gRPC and REST', async () => {
     const r = await start();
     const res = await register(r, workerReq('worker-a'));
-    assert.deepEqual(res, { id: 'worker-a', heartbeat_interval_ms: 100 });
+    const { cluster_secret: secret, ...rest } = res as typeof res & { cluster_secret?: string };
+    assert.deepEqual(rest, { id: 'worker-a', heartbeat_interval_ms: 100 });
+    // The secret workers authenticate each other with (worker/cluster/peer-http.ts).
+    assert.match(secret ?? '', /^[0-9a-f]{64}$/);
 
     const list = await listWorkers(r);
     assert.equal(list.workers.length, 1);

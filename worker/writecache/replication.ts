@@ -25,12 +25,12 @@ export function newReplicationCounters(): ReplicationCounters {
 export class ReplicaClient {
   private readonly clients = new Map<string, grpc.Client>();
 
-  constructor(readonly counters: ReplicationCounters = newReplicationCounters()) {}
+  constructor(readonly counters: ReplicationCounters = newReplicationCounters(), private readonly credentials = grpc.credentials.createInsecure()) {}
 
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (!c) {
-      c = new WorkerPeerService(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
+      c = new WorkerPeerService(address, this.credentials, { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
       this.clients.set(address, c);
     }
     return c;
