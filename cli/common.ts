@@ -1,6 +1,7 @@
 /** What every command shares: configuration from the site file and --conf, the coordinator client, one-line errors. */
 import { loadConfig, type Config } from '../common/config/config.js';
 import { CoordinatorService, grpc, unary } from '../proto/index.js';
+import { grpcTls } from '../proto/tls.js';
 
 export class CliError extends Error {
   override name = 'CliError';
@@ -21,7 +22,12 @@ export function coordinatorAddress(config: Config): string {
 /** One unary call to one of the coordinator's services (Coordinator by default), with errors a person can read. */
 export async function callCoordinator<Res>(config: Config, method: string, req: object, service: grpc.ServiceClientConstructor = CoordinatorService): Promise<Res> {
   const address = coordinatorAddress(config);
-  const client = new service(address, grpc.credentials.createInsecure());
+  let client: grpc.Client;
+  try {
+    client = new service(address, grpcTls(config).channel());
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
   try {
     return await unary<object, Res>(client, method, req, 30_000);
   } catch (err) {

@@ -14,6 +14,7 @@ import { confCommands } from './conf-commands.js';
 import { asyncPersistCommands } from './async-persist-commands.js';
 import { pathConfigCommands } from './pathconfig-commands.js';
 import { credentialsCommands } from './credentials-commands.js';
+import { bucketCommands } from './bucket-commands.js';
 
 function fail(message: string): never {
   process.stderr.write(`alluxio: ${message}\n`);
@@ -44,6 +45,7 @@ const cli = yargs(hideBin(process.argv))
   .command('conf', 'Inspect configuration', (y) => confCommands(y as never))
   .command('pathconfig', 'Path-level write policies (show, edit, set, unset, resolve)', (y) => pathConfigCommands(y as never))
   .command('credentials', 'S3 access keys of SIGV4 mode (create, list, delete)', (y) => credentialsCommands(y as never))
+  .command('bucket', 'Bucket owners and grants (show, grant, revoke, set-owner)', (y) => bucketCommands(y as never))
   .demandCommand(1, 'name a command; see alluxio --help')
   .strict()
   .help()

@@ -77,6 +77,7 @@ export async function clusterStart(args: GlobalArgs & { workers: number; 'data-d
   const s3Base = base.int('alluxio.worker.s3.port');
   const rpcBase = base.int('alluxio.worker.rpc.port');
   const httpsBase = base.int('alluxio.worker.s3.https.port');
+  const webBase = base.int('alluxio.worker.web.port');
 
   const children: Child[] = [];
   const spawnChild = (name: string, argv: string[]): Child => {
@@ -131,6 +132,7 @@ export async function clusterStart(args: GlobalArgs & { workers: number; 'data-d
           `alluxio.worker.s3.port=${s3Port}`,
           `alluxio.worker.rpc.port=${rpcBase + 100 * i}`,
           `alluxio.worker.s3.https.port=${httpsBase + 100 * i}`,
+          `alluxio.worker.web.port=${webBase === 0 ? 0 : webBase + 100 * i}`,
           `alluxio.worker.page.store.dirs=${path.join(dataDir, 'cache', `worker-${i}`)}`,
         ])]);
       }
@@ -156,7 +158,8 @@ export async function clusterStart(args: GlobalArgs & { workers: number; 'data-d
     console.log(`Alluxio local cluster is running: a coordinator and ${args.workers} worker${args.workers > 1 ? 's' : ''}`);
     console.log(`  S3 endpoint:   ${outcome.endpoints[0]}`);
     if (outcome.endpoints.length > 1) console.log(`  every worker:  ${outcome.endpoints.join(' ')}`);
-    console.log(`  coordinator:   ${cfgHost}:${base.int('alluxio.coordinator.rpc.port')} (gRPC), http://${cfgHost}:${base.int('alluxio.coordinator.web.port')} (status)`);
+    console.log(`  coordinator:   ${cfgHost}:${base.int('alluxio.coordinator.rpc.port')} (gRPC), http://${cfgHost}:${base.int('alluxio.coordinator.web.port')}/ (status page, /metrics)`);
+    if (webBase !== 0) console.log(`  worker metrics: http://${base.string('alluxio.worker.hostname')}:${webBase}/metrics (worker N: port ${webBase}+100·N)`);
     console.log(`  data:          ${dataDir} (UFS root ${base.path('alluxio.master.mount.table.root.ufs', () => path.join(dataDir, 'ufs'))})`);
     console.log(`  logs:          ${logDir}`);
     console.log('Press Ctrl-C to stop.');

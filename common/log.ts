@@ -17,18 +17,27 @@ function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** Query parameters that are bearer secrets while a presigned URL lives. */
+/** Query parameters of a presigned URL that must never reach a log. */
 const SECRET_QUERY = /^(x-amz-signature|signature|x-amz-security-token)$/i;
 
-/** A request URL fit for a log line: presigned signatures and tokens replaced. */
+/**
+ * A request target fit for a log: the values of signature and session-token query parameters
+ * replaced (presigned URLs carry them). The rest stays as sent, for debugging.
+ */
 export function redactUrl(url: string): string {
-  const qi = url.indexOf('?');
-  if (qi < 0) return url;
-  const parts = url.slice(qi + 1).split('&').map((p) => {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const parts = url.slice(q + 1).split('&').map((p) => {
     const eq = p.indexOf('=');
-    return eq > 0 && SECRET_QUERY.test(p.slice(0, eq).replace(/%2D/gi, '-')) ? `${p.slice(0, eq)}=[redacted]` : p;
+    let name = eq < 0 ? p : p.slice(0, eq);
+    try {
+      name = decodeURIComponent(name);
+    } catch {
+      // an undecodable name is kept as sent; it cannot match a secret name anyway
+    }
+    return eq >= 0 && SECRET_QUERY.test(name) ? `${p.slice(0, eq)}=[redacted]` : p;
   });
-  return `${url.slice(0, qi)}?${parts.join('&')}`;
+  return `${url.slice(0, q)}?${parts.join('&')}`;
 }
 
 /** One bunyan root per process; components and requests take children of it. */
@@ -37,6 +46,6 @@ export function createLogger(name: string, level: string, stream: NodeJS.Writabl
     name,
     level: level as bunyan.LogLevel,
     streams: [{ stream, level: level as bunyan.LogLevel }],
-    serializers: { err: bunyan.stdSerializers.err, options: (o: unknown) => redact(o), mount: (m: unknown) => redact(m) },
+    serializers: { err: bunyan.stdSerializers.err, options: (o: unknown) => redact(o), mount: (m: unknown) => redact(m), headers: (h: unknown) => redact(h), url: (u: unknown) => (typeof u === 'string' ? redactUrl(u) : u) },
   });
 }

@@ -9,7 +9,7 @@
 import type { Logger } from '../common/log.js';
 import { defaultPathConfig, serializePathConfig, type PathConfig } from '../common/path-config.js';
 import type { ClusterSnapshot, MountInfo, WorkerInfo } from '../proto/index.js';
-import { STATE_FORMAT, type StateDocument, type StateStore } from './state-store.js';
+import { STATE_FORMAT, type StateDocument, type StateStore, type StoredBucketPermissions } from './state-store.js';
 
 export type SnapshotListener = (snapshot: ClusterSnapshot) => void;
 
@@ -44,6 +44,7 @@ export class ClusterState {
   private readonly mounts = new Map<string, MountInfo>();
   private readonly workers = new Map<string, WorkerInfo>();
   private readonly bucketTags = new Map<string, Record<string, string>>();
+  private readonly bucketPermissions = new Map<string, StoredBucketPermissions>();
   private pathConfig: PathConfigEntry;
   private readonly writeCacheEnabled: boolean;
   private version: number;
@@ -60,6 +61,7 @@ export class ClusterState {
       this.workers.set(w.id, w.state === 'LIVE' ? { ...w, last_heartbeat_ms: now } : w);
     }
     for (const [bucket, tags] of Object.entries(loaded?.bucketTags ?? {})) this.bucketTags.set(bucket, tags);
+    for (const [bucket, perms] of Object.entries(loaded?.bucketPermissions ?? {})) this.bucketPermissions.set(bucket, perms);
     // Files written before path configs have none: the built-in default is version 1.
     this.pathConfig = pathConfigEntry(loaded?.pathConfig?.document ?? defaultPathConfig(), loaded?.pathConfig?.version ?? 1);
     this.writeCacheEnabled = writeCacheEnabled;
@@ -137,6 +139,20 @@ export class ClusterState {
     else this.bucketTags.set(bucket, tags);
   }
 
+  getBucketPermissions(bucket: string): StoredBucketPermissions | undefined {
+    return this.bucketPermissions.get(bucket);
+  }
+
+  listBucketPermissions(): [string, StoredBucketPermissions][] {
+    return [...this.bucketPermissions.entries()].sort(([a], [b]) => a.localeCompare(b));
+  }
+
+  /** Sets (or, with undefined, removes) a bucket's owner and grants; commit without a bump to persist. */
+  setBucketPermissions(bucket: string, perms: StoredBucketPermissions | undefined): void {
+    if (perms === undefined) this.bucketPermissions.delete(bucket);
+    else this.bucketPermissions.set(bucket, perms);
+  }
+
   /** The path-level write policies (frozen: replace them with setPathConfig). */
   getPathConfig(): PathConfigEntry {
     return this.pathConfig;
@@ -207,6 +223,7 @@ export class ClusterState {
       mounts: this.listMounts(),
       workers: this.listWorkers(),
       bucketTags: Object.fromEntries(this.bucketTags),
+      bucketPermissions: Object.fromEntries(this.bucketPermissions),
       pathConfig: { version: this.pathConfig.version, document: this.pathConfig.config },
     };
   }

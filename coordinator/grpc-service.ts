@@ -28,6 +28,8 @@ import type { WatchHub } from './watch-hub.js';
 import type { BucketMetadata } from './bucket-metadata.js';
 import type { BucketRequest, BucketTagging } from '../proto/index.js';
 import type { PathConfigStore } from './path-config-store.js';
+import type { BucketPermissions } from './bucket-permissions.js';
+import type { BucketGrantRequest, BucketPermissions as BucketPermissionsMessage, BucketPermissionsSnapshot, SetBucketOwnerRequest } from '../proto/index.js';
 
 // proto3 leaves an absent message field null: AddMount without a mount is refused by the table.
 interface AddMountRequest {
@@ -39,6 +41,9 @@ export interface CoordinatorServiceDeps {
   mounts: MountTable;
   watch: WatchHub;
   buckets: BucketMetadata;
+  permissions: BucketPermissions;
+  /** Handed to each worker as it registers (peer authentication, coordinator/cluster-secret.ts). */
+  clusterSecret?: string;
 }
 
 function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
@@ -57,9 +62,9 @@ function unaryHandler<Req, Res>(method: string, log: Logger, fn: (req: Req) => P
 }
 
 export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger): grpc.UntypedServiceImplementation {
-  const { membership, mounts, watch, buckets } = deps;
+  const { membership, mounts, watch, buckets, permissions } = deps;
   return {
-    RegisterWorker: unaryHandler<RegisterWorkerRequest, RegisterWorkerResponse>('RegisterWorker', log, (req) => membership.register(req)),
+    RegisterWorker: unaryHandler<RegisterWorkerRequest, RegisterWorkerResponse>('RegisterWorker', log, async (req) => ({ ...(await membership.register(req)), cluster_secret: deps.clusterSecret ?? '' })),
     Heartbeat: unaryHandler<HeartbeatRequest, HeartbeatResponse>('Heartbeat', log, (req) => membership.heartbeat(req)),
     UnregisterWorker: unaryHandler<{ id: string }, Empty>('UnregisterWorker', log, async (req) => {
       await membership.unregister(req.id);
@@ -81,6 +86,26 @@ export function coordinatorServiceImpl(deps: CoordinatorServiceDeps, log: Logger
       await buckets.deleteTagging(req.bucket);
       return {};
     }),
+    GetBucketPermissions: unaryHandler<BucketRequest, BucketPermissionsMessage>('GetBucketPermissions', log, (req) => permissions.show(req.bucket)),
+    SetBucketOwner: unaryHandler<SetBucketOwnerRequest, BucketPermissionsMessage>('SetBucketOwner', log, (req) => permissions.setOwner(req)),
+    SetBucketGrant: unaryHandler<BucketGrantRequest, BucketPermissionsMessage>('SetBucketGrant', log, (req) => permissions.setGrant(req)),
+    DeleteBucketPermissions: unaryHandler<BucketRequest, Empty>('DeleteBucketPermissions', log, async (req) => {
+      await permissions.delete(req.bucket);
+      return {};
+    }),
+    WatchBucketPermissions: (call: grpc.ServerWritableStream<{ worker_id: string }, BucketPermissionsSnapshot>) => {
+      let remove: (() => void) | undefined;
+      let gone = false;
+      const done = (): void => {
+        gone = true;
+        remove?.();
+      };
+      call.on('cancelled', done);
+      call.on('close', done);
+      call.on('error', done);
+      if (gone || call.cancelled) return;
+      remove = permissions.watch({ send: (s) => void call.write(s), end: () => call.end() });
+    },
     WatchCluster: (call: grpc.ServerWritableStream<{ worker_id: string }, ClusterSnapshot>) => {
       const who = call.request?.worker_id || call.getPeer();
       let removed = false;

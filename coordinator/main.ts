@@ -10,12 +10,20 @@ import path from 'node:path';
 import type { Config } from '../common/config/config.js';
 import type { Logger } from '../common/log.js';
 import { CoordinatorService, PathConfigService, grpc } from '../proto/index.js';
+import { grpcTls } from '../proto/tls.js';
+import { loadClusterSecret } from './cluster-secret.js';
 import { ClusterState } from './cluster-state.js';
 import { coordinatorServiceImpl, pathConfigServiceImpl } from './grpc-service.js';
 import { PathConfigStore } from './path-config-store.js';
 import { persistenceSummary } from './persistence-view.js';
+import { allEntries } from '../common/metastore/write-entries.js';
+import { CoordinatorMetrics } from './metrics.js';
+import { StatusView } from './status.js';
+import { statusRoutes } from './status-routes.js';
 import { METASTORE_GRPC_SERVER_OPTIONS, MetastoreService, metastoreServiceImpl, openMetastore } from './metastore/index.js';
 import { BucketMetadata } from './bucket-metadata.js';
+import { BucketPermissions } from './bucket-permissions.js';
+import { bucketLookup } from './bucket-lookup.js';
 import { Membership } from './membership.js';
 import { MountTable, rootMountFromConfig } from './mount-table.js';
 import { createRestApi } from './rest-api.js';
@@ -43,9 +51,9 @@ function grpcAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function bindGrpc(server: grpc.Server, address: string): Promise<number> {
+function bindGrpc(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) => {
+    server.bindAsync(address, credentials, (err, port) => {
       if (err) reject(new Error(`cannot bind the coordinator gRPC port at ${address}: ${err.message}`, { cause: err }));
       else resolve(port);
     });
@@ -130,16 +138,22 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     const metastore = await openMetastore(config, stateDir, rootLog.child({ component: 'metastore' }));
     closers.push(() => metastore.close());
 
+    const metrics = new CoordinatorMetrics();
+    const status = new StatusView({ state, membership, mounts, pathConfig, entries: () => allEntries(metastore) });
+    metrics.readFrom(() => status.status());
+
     const grpcServer = new grpc.Server({ ...METASTORE_GRPC_SERVER_OPTIONS, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
-    grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state) }, rootLog.child({ component: 'grpc' })));
-    grpcServer.addService(PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' })));
-    grpcServer.addService(MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' })));
-    const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')));
+    const permissions = new BucketPermissions(state, { bucketExists: bucketLookup(state, config, stagingDir) }, rootLog.child({ component: 'bucket-permissions' }));
+    grpcServer.addService(CoordinatorService.service, metrics.instrument('Coordinator', CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state), permissions, clusterSecret: await loadClusterSecret(config, stateDir) }, rootLog.child({ component: 'grpc' }))));
+    grpcServer.addService(PathConfigService.service, metrics.instrument('PathConfig', PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' }))));
+    grpcServer.addService(MetastoreService.service, metrics.instrument('Metastore', MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' }))));
+    const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')), grpcTls(config).server());
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());
+    closers.push(() => permissions.close());
 
-    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, persistence: () => persistenceSummary(metastore) }, rootLog.child({ component: 'rest' })));
+    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, permissions, persistence: () => persistenceSummary(metastore), extraRoutes: statusRoutes(status, metrics) }, rootLog.child({ component: 'rest' })));
     closers.push(() => closeHttp(httpServer));
     const webPort = await listenHttp(httpServer, host, config.int('alluxio.coordinator.web.port'));
 

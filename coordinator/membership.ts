@@ -27,7 +27,7 @@ export interface MembershipOptions {
 }
 
 const NO_CACHE: CacheUsage = { used_bytes: 0, capacity_bytes: 0, pages: 0 };
-const NO_ADDRESS: WorkerAddress = { host: '', s3_port: 0, rpc_port: 0, https_port: 0 };
+const NO_ADDRESS: WorkerAddress = { host: '', s3_port: 0, rpc_port: 0, https_port: 0, web_port: 0 };
 
 // proto3 leaves absent message fields null; numbers may arrive as strings from JSON callers.
 function cacheOf(c: Partial<CacheUsage> | null | undefined): CacheUsage {
@@ -37,11 +37,11 @@ function cacheOf(c: Partial<CacheUsage> | null | undefined): CacheUsage {
 
 function addressOf(a: Partial<WorkerAddress> | null | undefined): WorkerAddress {
   if (!a) return { ...NO_ADDRESS };
-  return { host: a.host ?? '', s3_port: Number(a.s3_port ?? 0), rpc_port: Number(a.rpc_port ?? 0), https_port: Number(a.https_port ?? 0) };
+  return { host: a.host ?? '', s3_port: Number(a.s3_port ?? 0), rpc_port: Number(a.rpc_port ?? 0), https_port: Number(a.https_port ?? 0), web_port: Number(a.web_port ?? 0) };
 }
 
 function sameAddress(a: WorkerAddress, b: WorkerAddress): boolean {
-  return a.host === b.host && a.s3_port === b.s3_port && a.rpc_port === b.rpc_port && a.https_port === b.https_port;
+  return a.host === b.host && a.s3_port === b.s3_port && a.rpc_port === b.rpc_port && a.https_port === b.https_port && a.web_port === b.web_port;
 }
 
 export class Membership {

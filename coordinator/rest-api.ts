@@ -12,6 +12,8 @@ import { CoordinatorError, HTTP_STATUS } from './errors.js';
 import type { Membership } from './membership.js';
 import type { MountTable } from './mount-table.js';
 import { PathConfigStore } from './path-config-store.js';
+import type { BucketPermissions } from './bucket-permissions.js';
+import { permissionsRouter } from './rest-permissions.js';
 
 export interface RestApiDeps {
   state: ClusterState;
@@ -21,6 +23,10 @@ export interface RestApiDeps {
   pathConfig?: PathConfigStore;
   /** The write cache's true persistence state, read from the metastore. */
   persistence?: () => Promise<object>;
+  /** Bucket owners and grants (routes in rest-permissions.ts). */
+  permissions?: BucketPermissions;
+  /** More routes served before the 404 (the status page, /api/v1/status, /metrics). */
+  extraRoutes?: express.Router;
 }
 
 const PATH_CONFIG_VERSION_HEADER = 'X-Alluxio-Path-Config-Version';
@@ -98,6 +104,9 @@ export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
     const resolved = pathConfig.resolve(p);
     res.set(PATH_CONFIG_VERSION_HEADER, String(pathConfig.get().version)).json(resolved);
   });
+
+  if (deps.permissions) app.use(permissionsRouter(deps.permissions));
+  if (deps.extraRoutes) app.use(deps.extraRoutes);
 
   app.use((req: Request, res: Response) => {
     res.status(404).json({ error: `no such endpoint: ${req.method} ${req.path}` });

@@ -1,6 +1,6 @@
 /**
  * Persistence of the coordinator's state: one JSON document (cluster version, mount table,
- * known workers, bucket tags, the path-level write policies) in `<state dir>/state.json`, replaced atomically on every change so a crash
+ * known workers, bucket tags and permissions, the path-level write policies) in `<state dir>/state.json`, replaced atomically on every change so a crash
  * leaves either the old or the new document, never a torn one.
  */
 import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises';
@@ -20,6 +20,15 @@ export interface StateDocument {
   bucketTags?: Record<string, Record<string, string>>;
   /** The path-level write policies and their own version (absent in files written before them). */
   pathConfig?: StoredPathConfig;
+  /** Owners and grants of buckets, by bucket name (absent in files written before them). */
+  bucketPermissions?: Record<string, StoredBucketPermissions>;
+}
+
+export interface StoredBucketPermissions {
+  /** '' when the bucket has no owner (it exists as a mount or UFS directory): grants only. */
+  owner: string;
+  grants: Record<string, 'read' | 'write'>;
+  anonymousRead: boolean;
 }
 
 export interface StoredPathConfig {
@@ -170,6 +179,8 @@ function parseWorker(v: unknown, where: string): WorkerInfo {
       s3_port: num(a, 's3_port', `${where}.address`),
       rpc_port: num(a, 'rpc_port', `${where}.address`),
       https_port: num(a, 'https_port', `${where}.address`),
+      // Added later: files written before it have none.
+      web_port: a.web_port === undefined ? 0 : num(a, 'web_port', `${where}.address`),
     },
     state,
     last_heartbeat_ms: num(v, 'last_heartbeat_ms', where),
@@ -177,6 +188,14 @@ function parseWorker(v: unknown, where: string): WorkerInfo {
     registered_at_ms: num(v, 'registered_at_ms', where),
     version: str(v, 'version', where),
   };
+}
+
+function parseBucketPermissions(v: unknown, where: string): StoredBucketPermissions {
+  if (!isObject(v)) fail(`${where} is not an object`);
+  const grants = v.grants ?? {};
+  if (!isObject(grants) || !Object.values(grants).every((g) => g === 'read' || g === 'write')) fail(`${where}.grants is not a map of read|write`);
+  if (typeof v.anonymousRead !== 'boolean') fail(`${where}.anonymousRead is not a boolean`);
+  return { owner: str(v, 'owner', where), grants: grants as Record<string, 'read' | 'write'>, anonymousRead: v.anonymousRead };
 }
 
 export function parseStateDocument(text: string): StateDocument {
@@ -208,6 +227,9 @@ export function parseStateDocument(text: string): StateDocument {
       fail(`state.pathConfig.document is invalid: ${(err as Error).message}`);
     }
   }
+  const perms = raw.bucketPermissions ?? {};
+  if (!isObject(perms)) fail('state.bucketPermissions is not a map');
+  const bucketPermissions = Object.fromEntries(Object.entries(perms).map(([b, p]) => [b, parseBucketPermissions(p, `state.bucketPermissions[${JSON.stringify(b)}]`)]));
   return {
     format: STATE_FORMAT,
     version,
@@ -215,5 +237,6 @@ export function parseStateDocument(text: string): StateDocument {
     workers: raw.workers.map((w, i) => parseWorker(w, `state.workers[${i}]`)),
     bucketTags: bucketTags as Record<string, Record<string, string>>,
     ...(pathConfig ? { pathConfig } : {}),
+    bucketPermissions,
   };
 }

@@ -25,7 +25,7 @@ export const WorkerPeerService = pkg.alluxio.cluster.WorkerPeer;
 export const MetastoreService = pkg.alluxio.cluster.Metastore;
 export const PathConfigService = pkg.alluxio.cluster.PathConfig;
 
-export interface WorkerAddress { host: string; s3_port: number; rpc_port: number; https_port: number }
+export interface WorkerAddress { host: string; s3_port: number; rpc_port: number; https_port: number; web_port: number }
 export interface CacheUsage { used_bytes: number; capacity_bytes: number; pages: number }
 export type WorkerState = 'LIVE' | 'LOST';
 export interface WorkerInfo {
@@ -50,7 +50,7 @@ export interface MetaMutation { type: 'set' | 'clear' | 'clear_range'; key: Buff
 export interface MetaCommitRequest { read_version: number; reads: MetaKeyRange[]; mutations: MetaMutation[] }
 export interface MetaCommitResponse { committed: boolean; version: number; conflict: string }
 export interface RegisterWorkerRequest { id: string; address: WorkerAddress; cache: CacheUsage; version: string }
-export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number }
+export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number; cluster_secret?: string }
 export interface HeartbeatRequest { id: string; cache: CacheUsage }
 export interface HeartbeatResponse { reregister: boolean; cluster_version: number }
 export interface ListWorkersResponse { workers: WorkerInfo[]; cluster_version: number }
@@ -62,6 +62,11 @@ export interface ReplicaRef { path: string; write_id: string }
 export interface Empty {}
 export interface BucketRequest { bucket: string }
 export interface BucketTagging { bucket: string; tags: Record<string, string>; present: boolean }
+export type GrantPermission = 'read' | 'write';
+export interface BucketPermissions { bucket: string; owner: string; grants: Record<string, GrantPermission>; anonymous_read: boolean; known: boolean }
+export interface BucketPermissionsSnapshot { version: number; buckets: BucketPermissions[] }
+export interface SetBucketOwnerRequest { bucket: string; owner: string; created: boolean }
+export interface BucketGrantRequest { bucket: string; user: string; permission: GrantPermission | 'none'; anonymous: boolean }
 
 /** Promise wrapper for a unary call on a generated client. */
 export function unary<Req, Res>(client: grpc.Client, method: string, req: Req, deadlineMs = 10_000): Promise<Res> {

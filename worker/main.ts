@@ -20,10 +20,18 @@ import { SimpleAuthenticator, type Authenticator } from './s3/auth.js';
 import { s3CredentialsFile } from '../common/credentials-file.js';
 import { CredentialStore } from './s3/credentials.js';
 import { SignatureAuthenticator } from './s3/signature-auth.js';
+import { OidcAuthenticator, oidcOptionsFrom } from './s3/oidc.js';
+import { Authorizer, type AuthMode } from './s3/authz.js';
+import { PermissionsWatch } from './cluster/permissions-watch.js';
 import { RemoteMetastore } from './cluster/metastore-client.js';
 import { LocalWriteStore } from './writecache/local-store.js';
-import { ReplicaClient, replicaHandlers } from './writecache/replication.js';
+import { ReplicaClient, newReplicationCounters, replicaHandlers } from './writecache/replication.js';
 import { WriteCache } from './writecache/write-cache.js';
+import { WorkerMetrics } from './metrics.js';
+import { WorkerWebServer } from './web-server.js';
+import { grpcTls } from '../proto/tls.js';
+import { PeerAuth, PeerHttp } from './cluster/peer-http.js';
+import { httpsFiles } from './s3/tls-files.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -31,6 +39,10 @@ export interface WorkerHandle {
   readonly id: string;
   readonly s3Port: number;
   readonly rpcPort: number;
+  /** /metrics and /health. */
+  readonly webPort: number;
+  /** 0 when HTTPS is not configured. */
+  readonly httpsPort: number;
   readonly cacheDir: string;
   close(): Promise<void>;
 }
@@ -77,6 +89,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
   };
 
   try {
+    const metrics = new WorkerMetrics({ worker: id });
     const pageSize = config.bytes('alluxio.worker.page.store.page.size');
     const pages = await PageStore.open({ dir: cacheDir, capacityBytes: config.bytes('alluxio.worker.page.store.sizes'), pageSize, log: log.child({ component: 'page-store' }) });
     closers.push(() => pages.close());
@@ -84,15 +97,20 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     // Staged uploads belong to requests of an earlier run of this worker: none is in flight now.
     const stagingDir = path.join(cacheDir, 'staging');
     await fs.rm(stagingDir, { recursive: true, force: true });
-    const mounts = new MountTable(config, stagingDir, log.child({ component: 'mounts' }));
+    const mounts = new MountTable(config, stagingDir, log.child({ component: 'mounts' }), metrics.ufs);
     closers.push(() => mounts.close());
     // The write cache: its metastore is the coordinator's (gRPC); it acts only while the
     // coordinator says the write cache is enabled.
     const coordinatorAddress = `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`;
-    const metastore = new RemoteMetastore(coordinatorAddress);
+    const tls = grpcTls(config);
+    const metastore = new RemoteMetastore(coordinatorAddress, { credentials: tls.channel() });
     closers.push(() => metastore.close());
     const local = await LocalWriteStore.open(cacheDir, Math.floor(config.bytes('alluxio.worker.page.store.sizes') * config.double('alluxio.worker.page.store.pinned.file.capacity.limit.ratio')));
-    const replicas = new ReplicaClient();
+    const replication = newReplicationCounters();
+    const replicas = new ReplicaClient(replication, tls.channel());
+    const https = httpsFiles(config);
+    const peers = new PeerHttp({ auth: new PeerAuth(id, config.string('alluxio.security.cluster.secret') || undefined), https: https !== undefined, ca: https?.peerCa });
+    closers.push(() => peers.close());
     closers.push(() => replicas.close());
     const view = new ClusterView();
     const writeCache = new WriteCache({
@@ -101,6 +119,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       metastore,
       local,
       replicas,
+      peers,
       resolveBucket: (bucket) => mounts.resolve(bucket),
       persistThreads: config.int('alluxio.write.cache.async.persist.thread.pool.size'),
       retryInitialMs: config.durationMs('alluxio.worker.write.cache.async.persist.retry.initial.interval'),
@@ -128,11 +147,11 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
-    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local));
+    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local, replication), tls.server());
     const hostname = config.string('alluxio.worker.hostname');
     const rpcPort = await peerServer.listen(hostname, config.int('alluxio.worker.rpc.port'));
     closers.push(() => peerServer.close());
-    const peerHealth = new PeerHealth(id);
+    const peerHealth = new PeerHealth(id, undefined, undefined, tls.channel());
     closers.push(() => peerHealth.close());
 
     // Bucket tags live in the coordinator; the client exists once registration starts below.
@@ -142,13 +161,27 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       return coordinator;
     };
     const virtualHostDomains = config.string('alluxio.worker.s3.virtual.host.domains').split(',').map((d) => d.trim()).filter(Boolean);
-    let authenticator: Authenticator = new SimpleAuthenticator();
-    if (config.string('alluxio.worker.s3.authentication') === 'SIGV4') {
-      const credentials = new CredentialStore(s3CredentialsFile(config), config.durationMs('alluxio.worker.s3.credentials.reload.interval'), log.child({ component: 'credentials' }));
-      await credentials.start();
-      closers.push(() => credentials.close());
-      authenticator = new SignatureAuthenticator({ credentials, region: config.string('alluxio.worker.s3.region'), virtualHostDomains });
+    // Authentication by mode; authorization (SIGV4, OIDC) against grants the coordinator pushes.
+    const authMode = config.string('alluxio.worker.s3.authentication') as AuthMode;
+    let authenticator: Authenticator;
+    switch (authMode) {
+      case 'OIDC':
+        authenticator = await OidcAuthenticator.create(oidcOptionsFrom(config), log.child({ component: 'oidc' }));
+        break;
+      case 'SIGV4': {
+        const credentials = new CredentialStore(s3CredentialsFile(config), config.durationMs('alluxio.worker.s3.credentials.reload.interval'), log.child({ component: 'credentials' }));
+        await credentials.start();
+        closers.push(() => credentials.close());
+        authenticator = new SignatureAuthenticator({ credentials, region: config.string('alluxio.worker.s3.region'), virtualHostDomains });
+        break;
+      }
+      default:
+        authenticator = new SimpleAuthenticator();
     }
+    const permissions = new PermissionsWatch(coordinatorAddress, id, log.child({ component: 'permissions' }));
+    closers.push(() => permissions.close());
+    permissions.start();
+    const access = new Authorizer(authMode, config.string('alluxio.security.admin.users').split(','), permissions);
     const s3 = new S3Server({
       selfId: id,
       view,
@@ -163,6 +196,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
           put: (b, tags) => viaCoordinator().putBucketTags(b, tags),
           delete: (b) => viaCoordinator().deleteBucketTags(b),
         },
+        access,
         region: config.string('alluxio.worker.s3.region'),
         metadataMaxBytes: config.bytes('alluxio.worker.s3.header.metadata.max.size'),
         taggingRestrictions: config.bool('alluxio.worker.s3.tagging.restrictions.enabled'),
@@ -180,16 +214,47 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       idleTimeoutMs: config.durationMs('alluxio.worker.s3.connection.idle.max.time'),
       accessLogging: config.bool('alluxio.worker.s3.access.logging.enabled'),
       proxyConnectTimeoutMs: config.durationMs('alluxio.worker.s3.proxy.timeout'),
+      peers,
+      https: https && { cert: https.cert, key: https.key },
+      onlyHttps: config.bool('alluxio.worker.s3.only.https.access'),
+      bodyIdleTimeoutMs: config.durationMs('alluxio.worker.s3.request.body.idle.timeout'),
+      headersTimeoutMs: config.durationMs('alluxio.worker.s3.request.headers.timeout'),
       log: log.child({ component: 's3' }),
+      metrics: metrics.s3,
     });
-    const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
     closers.push(() => s3.close());
+    const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
+    const httpsPort = https ? await s3.listenHttps(hostname, config.int('alluxio.worker.s3.https.port')) : 0;
+
+    metrics.readFrom({
+      cache: () => objects.reader.counters,
+      evictions: () => pages.evictions,
+      pageStore: () => pages.usage(),
+      ufs: () => mounts.counters,
+      pinned: () => local.usage(),
+      replication: () => replication,
+      cluster: () => ({ version: view.version, membersUp: view.members.size, pathConfigVersion: view.pathConfig?.version ?? 0, writeCacheEnabled: view.writeCacheEnabled }),
+      persistCounters: () => writeCache.persistCounters(),
+      // An unreachable metastore leaves the queue gauges at 0 rather than failing the scrape.
+      persistQueue: () => (writeCache.enabled ? writeCache.stats().catch(() => undefined) : Promise.resolve(undefined)),
+    });
+    const web = new WorkerWebServer({
+      metrics,
+      health: () => ({ id, ready: mounts.ready, version: view.version, membersUp: view.members.size }),
+      log: log.child({ component: 'web' }),
+    });
+    const webPort = await web.listen(hostname, config.int('alluxio.worker.web.port'));
+    closers.push(() => web.close());
 
     coordinator = new CoordinatorClient({
       address: `${config.string('alluxio.coordinator.hostname')}:${config.int('alluxio.coordinator.rpc.port')}`,
+      credentials: tls.channel(),
+      onClusterSecret: (secret) => {
+        if (config.string('alluxio.security.cluster.secret') === '') peers.auth.setSecret(secret);
+      },
       registration: () => ({
         id,
-        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: config.int('alluxio.worker.s3.https.port') },
+        address: { host: hostname, s3_port: s3Port, rpc_port: rpcPort, https_port: httpsPort, web_port: webPort },
         cache: { used_bytes: pages.usage().usedBytes, capacity_bytes: pages.usage().capacityBytes, pages: pages.usage().pages },
         version: WORKER_VERSION,
       }),
@@ -217,8 +282,9 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       const timer = setTimeout(resolve, 10_000);
       view.on('change', () => { if (mounts.ready) { clearTimeout(timer); resolve(); } });
     });
-    log.info({ s3_port: s3Port, rpc_port: rpcPort, cache_dir: cacheDir }, 'worker started');
-    return { id, s3Port, rpcPort, cacheDir, close };
+    if (access.enforcing) await permissions.whenReady(10_000);
+    log.info({ s3_port: s3Port, https_port: httpsPort, rpc_port: rpcPort, web_port: webPort, grpc_tls: tls.enabled, cache_dir: cacheDir, authentication: authMode }, 'worker started');
+    return { id, s3Port, rpcPort, httpsPort, webPort, cacheDir, close };
   } catch (err) {
     await close();
     throw err;

@@ -97,13 +97,32 @@ const keys: PropertyKey[] = [
   { name: 'alluxio.underfs.s3.upload.threads.max', type: 'int', default: '20', description: 'Concurrent part uploads per object written to the S3 UFS.' },
 
   // ---- security: TLS, authentication, authorization ----
+  { name: 'alluxio.worker.s3.https.cert.file', type: 'string', default: '', description: 'PEM certificate (chain) of the worker\'s HTTPS S3 endpoint. With alluxio.worker.s3.https.key.file it turns HTTPS on, on alluxio.worker.s3.https.port, serving the same S3 API as the HTTP port.' },
+  { name: 'alluxio.worker.s3.https.key.file', type: 'string', default: '', description: 'PEM private key of the worker\'s HTTPS S3 endpoint.' },
+  { name: 'alluxio.worker.s3.https.ca.file', type: 'string', default: '', description: 'PEM CA bundle a worker trusts when it proxies a request to a peer\'s HTTPS port; empty means alluxio.network.tls.ca.file, then the system CAs.' },
+  { name: 'alluxio.network.tls.enabled', type: 'bool', default: 'false', description: 'gRPC over TLS between every process: the coordinator and worker peer servers present alluxio.network.tls.cert.file, every client (worker, CLI) verifies them against alluxio.network.tls.ca.file. Alluxio\'s key; PEM files stand in for Alluxio\'s JKS keystore and truststore.' },
+  { name: 'alluxio.network.tls.cert.file', type: 'string', default: '', description: 'PEM certificate (chain) the gRPC servers present when alluxio.network.tls.enabled (Alluxio: alluxio.network.tls.keystore.path).' },
+  { name: 'alluxio.network.tls.key.file', type: 'string', default: '', description: 'PEM private key of alluxio.network.tls.cert.file.' },
+  { name: 'alluxio.network.tls.ca.file', type: 'string', default: '', description: 'PEM CA bundle gRPC clients trust when alluxio.network.tls.enabled (Alluxio: alluxio.network.tls.truststore.path); empty means the system CAs.' },
+  { name: 'alluxio.security.cluster.secret', type: 'string', default: '', secret: true, description: 'Shared secret that authenticates worker-to-worker HTTP (forwarded requests, internal /_alluxio endpoints) with an HMAC. Empty: the coordinator generates one, keeps it in its data dir and hands it to workers when they register.' },
   { name: 'alluxio.worker.s3.authentication', type: 'enum', default: 'SIMPLE', values: ['SIMPLE', 'SIGV4', 'OIDC'], description: 'How S3 requests are authenticated. SIMPLE (Alluxio\'s default): the access key names the user and signatures are not checked. SIGV4: AWS signatures (SigV4 headers, presigned SigV4 and SigV2 URLs, signed chunks) are verified against alluxio.worker.s3.credentials.file. OIDC: an OIDC JWT (Authorization: Bearer, or x-amz-security-token) is verified against the issuer\'s JWKS. In SIGV4 and OIDC modes every operation is also authorized against the bucket grants kept by the coordinator.' },
   { name: 'alluxio.worker.s3.credentials.file', type: 'string', default: '', description: 'SIGV4 mode: the credentials file, one "ACCESS_KEY_ID SECRET_ACCESS_KEY USER" a line (# comments), managed by `alluxio credentials`. Empty: <alluxio.data.dir>/security/s3-credentials. Re-read when it changes.' },
   { name: 'alluxio.worker.s3.credentials.reload.interval', type: 'duration', default: '2sec', description: 'SIGV4 mode: how often a worker checks the credentials file for changes (0 disables reloading).' },
+  { name: 'alluxio.worker.s3.oidc.jwks.file', type: 'string', default: '', description: 'OIDC mode: a JSON Web Key Set file with the issuer\'s public keys (read again when a token names an unknown key id). Set this or alluxio.worker.s3.oidc.jwks.url; the worker refuses to start in OIDC mode with neither.' },
+  { name: 'alluxio.worker.s3.oidc.jwks.url', type: 'string', default: '', aliases: ['alluxio.s3.rest.authentication.jwksaddr'], description: 'OIDC mode: the issuer\'s JWKS endpoint (https://…/jwks.json), cached and fetched again when a token names an unknown key id (key rotation).' },
+  { name: 'alluxio.worker.s3.oidc.jwks.cooldown', type: 'duration', default: '30sec', description: 'OIDC mode: shortest time between two loads of the key set prompted by unknown key ids, so forged kids cannot make the worker hammer the identity provider.' },
+  { name: 'alluxio.worker.s3.oidc.issuer', type: 'string', default: '', description: 'OIDC mode (required): the iss claim every token must carry.' },
+  { name: 'alluxio.worker.s3.oidc.audience', type: 'string', default: '', description: 'OIDC mode: comma-separated accepted aud values; empty skips the audience check.' },
+  { name: 'alluxio.worker.s3.oidc.user.claim', type: 'string', default: 'preferred_username,sub', aliases: ['alluxio.s3.rest.authentication.assume.role.token.field'], description: 'OIDC mode: the claims that name the user, tried in order (comma-separated).' },
+  { name: 'alluxio.worker.s3.oidc.clock.tolerance', type: 'duration', default: '30sec', description: 'OIDC mode: clock skew forgiven when checking exp and nbf.' },
+  { name: 'alluxio.security.admin.users', type: 'string', default: '', description: 'Comma-separated users who may do everything on every bucket in the SIGV4 and OIDC modes (granting is done with "alluxio bucket", on the coordinator).' },
 
   // ---- hardening: request limits and timeouts ----
+  { name: 'alluxio.worker.s3.request.body.idle.timeout', type: 'duration', default: '60sec', description: 'A request body that sends nothing for this long is answered 400 RequestTimeout and its connection closed; whatever it had written is discarded. 0 disables the timeout.' },
+  { name: 'alluxio.worker.s3.request.headers.timeout', type: 'duration', default: '60sec', description: 'Longest time a client may take to send a request\'s headers before its connection is closed.' },
 
   // ---- operations: metrics, jobs, decommission ----
+  { name: 'alluxio.worker.web.port', type: 'int', default: '30000', description: 'Worker web port: Prometheus /metrics and /health (the S3 port cannot serve /metrics: that is the listing of a bucket named "metrics"). 0 picks a free port.' },
 
 ];
 

@@ -1,6 +1,8 @@
 /**
  * Counts what reaches an under storage, per operation. Wrapped around every mounted UFS so a
- * worker can say how often it touched the UFS (the proof that a cache hit did not).
+ * worker can say how often it touched the UFS (the proof that a cache hit did not). An
+ * optional observer also hears each call's operation, duration and outcome (the worker's
+ * Prometheus metrics); the counters stay the source of /_alluxio/stats.
  */
 import type { Readable } from 'node:stream';
 import type { ListOptions, ListResult, MetadataUpdate, ReadOptions, UfsMultipart, UfsStatus, UnderFileSystem, WriteOptions } from './types.js';
@@ -16,57 +18,68 @@ export interface UfsCounters {
   errors: number;
 }
 
+/** Operation names the observer hears: one per UnderFileSystem method (multipart parts: `upload_part`). */
+export type UfsOperation = 'stat' | 'read' | 'write' | 'delete' | 'mkdir' | 'list' | 'update_metadata' | 'upload_part';
+
+/** Told of every UFS call once it settles; `seconds` is until the answer (for a read: until the stream opened). */
+export type UfsObserver = (op: UfsOperation, seconds: number, failed: boolean) => void;
+
 export function newUfsCounters(): UfsCounters {
   return { stats: 0, reads: 0, readBytes: 0, writes: 0, writeBytes: 0, deletes: 0, lists: 0, errors: 0 };
 }
 
 export class CountingUfs implements UnderFileSystem {
-  constructor(private readonly inner: UnderFileSystem, readonly counters: UfsCounters) {}
+  constructor(private readonly inner: UnderFileSystem, readonly counters: UfsCounters, private readonly observer?: UfsObserver) {}
 
   get uri(): string {
     return this.inner.uri;
   }
 
-  private async count<T>(field: 'stats' | 'writes' | 'deletes' | 'lists' | 'reads', op: () => Promise<T>): Promise<T> {
+  private async count<T>(field: 'stats' | 'writes' | 'deletes' | 'lists' | 'reads', name: UfsOperation, op: () => Promise<T>): Promise<T> {
     this.counters[field]++;
+    const started = this.observer ? process.hrtime.bigint() : 0n;
+    let failed = false;
     try {
       return await op();
     } catch (err) {
+      failed = true;
       this.counters.errors++;
       throw err;
+    } finally {
+      this.observer?.(name, Number(process.hrtime.bigint() - started) / 1e9, failed);
     }
   }
 
   stat(key: string): Promise<UfsStatus | null> {
-    return this.count('stats', () => this.inner.stat(key));
+    return this.count('stats', 'stat', () => this.inner.stat(key));
   }
 
   async read(key: string, opts?: ReadOptions): Promise<Readable> {
-    const stream = await this.count('reads', () => this.inner.read(key, opts));
+    const stream = await this.count('reads', 'read', () => this.inner.read(key, opts));
     stream.on('data', (chunk: Buffer) => { this.counters.readBytes += chunk.length; });
     return stream;
   }
 
   async write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus> {
-    const st = await this.count('writes', () => this.inner.write(key, body, opts));
+    const st = await this.count('writes', 'write', () => this.inner.write(key, body, opts));
     this.counters.writeBytes += st.size;
     return st;
   }
 
   delete(key: string): Promise<void> {
-    return this.count('deletes', () => this.inner.delete(key));
+    return this.count('deletes', 'delete', () => this.inner.delete(key));
   }
 
   mkdir(key: string): Promise<void> {
-    return this.count('writes', () => this.inner.mkdir(key));
+    return this.count('writes', 'mkdir', () => this.inner.mkdir(key));
   }
 
   list(opts: ListOptions): Promise<ListResult> {
-    return this.count('lists', () => this.inner.list(opts));
+    return this.count('lists', 'list', () => this.inner.list(opts));
   }
 
   updateMetadata(key: string, update: MetadataUpdate): Promise<UfsStatus> {
-    return this.count('writes', () => this.inner.updateMetadata(key, update));
+    return this.count('writes', 'update_metadata', () => this.inner.updateMetadata(key, update));
   }
 
   /** The store's multipart upload, its part uploads counted as writes. */
@@ -76,7 +89,7 @@ export class CountingUfs implements UnderFileSystem {
     return {
       createUpload: (key, meta) => mp.createUpload(key, meta),
       uploadPart: async (key, id, n, body, opts) => {
-        const r = await this.count('writes', () => mp.uploadPart(key, id, n, body, opts));
+        const r = await this.count('writes', 'upload_part', () => mp.uploadPart(key, id, n, body, opts));
         this.counters.writeBytes += r.size;
         return r;
       },

@@ -26,6 +26,8 @@ export interface TestWorker {
   id: string;
   s3Port: number;
   rpcPort: number;
+  /** The worker web port: /metrics and /health. */
+  webPort: number;
   endpoint: string;
   cacheDir: string;
   conf: Record<string, string>;
@@ -108,16 +110,18 @@ export class TestCluster {
     for (let i = 0; i < n; i++) {
       const s3Port = await freePort();
       const rpcPort = await freePort();
+      const webPort = await freePort();
       const cacheDir = path.join(this.dataDir, 'cache', `worker-${i}`);
       const conf = {
         ...this.baseConf,
         'alluxio.worker.id': `worker-${i}`,
         'alluxio.worker.s3.port': String(s3Port),
         'alluxio.worker.rpc.port': String(rpcPort),
+        'alluxio.worker.web.port': String(webPort),
         'alluxio.worker.page.store.dirs': cacheDir,
         ...(this.opts.workerConf?.(i) ?? {}),
       };
-      this.workers.push({ index: i, id: `worker-${i}`, s3Port, rpcPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined });
+      this.workers.push({ index: i, id: `worker-${i}`, s3Port, rpcPort, webPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined });
     }
     await this.waitCoordinator();
     for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);

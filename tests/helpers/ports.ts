@@ -1,7 +1,24 @@
 import net from 'node:net';
 
-/** A port that was free on 127.0.0.1 a moment ago (bind to 0, read, close). */
-export function freePort(): Promise<number> {
+/**
+ * Ports this test process has handed out. The kernel may give the same ephemeral port to two
+ * bind(0) calls in a row once the first is closed, and a cluster allocates all its ports before
+ * any process binds them; a port is never handed out twice by one test process.
+ */
+const handedOut = new Set<number>();
+
+/** A port that was free on 127.0.0.1 a moment ago (bind to 0, read, close), never handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await probePort();
+    if (!handedOut.has(port) || attempt >= 50) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();

@@ -129,6 +129,7 @@ describe('alluxio cluster start', () => {
       'alluxio.coordinator.web.port': String(await freePort()),
       'alluxio.worker.s3.port': String(await freePort()),
       'alluxio.worker.rpc.port': String(await freePort()),
+      'alluxio.worker.web.port': String(await freePort()),
     };
     const args = [BIN, 'cluster', 'start', '--workers', '2', '--data-dir', dataDir, ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ALLUXIO_CONF_DIR: '' } });
@@ -159,6 +160,7 @@ describe('alluxio cluster start', () => {
       'alluxio.coordinator.web.port': String(await freePort()),
       'alluxio.worker.s3.port': String(await freePort()),
       'alluxio.worker.rpc.port': String(await freePort()),
+      'alluxio.worker.web.port': String(await freePort()),
     };
     const args = [BIN, 'cluster', 'start', '--workers', '1', '--data-dir', dataDir, ...Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`])];
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ALLUXIO_CONF_DIR: '' } });

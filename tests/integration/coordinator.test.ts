@@ -103,7 +103,7 @@ async function start(opts: { dataDir?: string; conf?: Record<string, string> } =
 function workerReq(id: string, s3Port = 29998): RegisterWorkerRequest {
   return {
     id,
-    address: { host: '127.0.0.1', s3_port: s3Port, rpc_port: s3Port + 1, https_port: 0 },
+    address: { host: '127.0.0.1', s3_port: s3Port, rpc_port: s3Port + 1, https_port: 0, web_port: s3Port + 2 },
     cache: { used_bytes: 1024, capacity_bytes: 1 << 30, pages: 1 },
     version: '0.1.0',
   };
@@ -165,14 +165,17 @@ describe('coordinator membership', () => {
   test('a registered worker is listed LIVE with its address and cache usage, over gRPC and REST', async () => {
     const r = await start();
     const res = await register(r, workerReq('worker-a'));
-    assert.deepEqual(res, { id: 'worker-a', heartbeat_interval_ms: 100 });
+    const { cluster_secret: secret, ...rest } = res as typeof res & { cluster_secret?: string };
+    assert.deepEqual(rest, { id: 'worker-a', heartbeat_interval_ms: 100 });
+    // The secret workers authenticate each other with (worker/cluster/peer-http.ts).
+    assert.match(secret ?? '', /^[0-9a-f]{64}$/);
 
     const list = await listWorkers(r);
     assert.equal(list.workers.length, 1);
     const w = list.workers[0];
     assert.equal(w.id, 'worker-a');
     assert.equal(w.state, 'LIVE');
-    assert.deepEqual(w.address, { host: '127.0.0.1', s3_port: 29998, rpc_port: 29999, https_port: 0 });
+    assert.deepEqual(w.address, { host: '127.0.0.1', s3_port: 29998, rpc_port: 29999, https_port: 0, web_port: 30000 });
     assert.deepEqual(w.cache, { used_bytes: 1024, capacity_bytes: 1 << 30, pages: 1 });
     assert.equal(w.version, '0.1.0');
     assert.ok(list.cluster_version >= 1);

@@ -16,6 +16,12 @@ export interface PageStoreUsage {
   pages: number;
 }
 
+/** Pages evicted to make room for new ones since the store opened (the worker's metrics read them). */
+export interface EvictionCounters {
+  pages: number;
+  bytes: number;
+}
+
 /** Written at the store root: pages cut with another page size are not reused. */
 const STORE_FILE = 'store.json';
 const STORE_VERSION = 1;
@@ -89,6 +95,7 @@ export class PageStore {
   private readonly background = new Set<Promise<void>>();
   private readonly dirLocks = new KeyedLock();
 
+  readonly evictions: EvictionCounters = { pages: 0, bytes: 0 };
   private usedBytes = 0;
   private pendingBytes = 0;
   private reservedBytes = 0;
@@ -426,7 +433,9 @@ export class PageStore {
       if (oldest.done) break; // unreachable: used + pending + reserved ≤ capacity always holds
       claim(this.removeEntry(oldest.value));
       evicted++;
+      this.evictions.bytes += oldest.value.size;
     }
+    this.evictions.pages += evicted;
     if (evicted > 0) this.log.debug({ evicted, size }, 'evicted pages to make room');
     const held = Math.max(size, claimed);
     this.reservedBytes += held;

@@ -14,6 +14,10 @@ export interface CoordinatorClientOptions {
   cacheUsage: () => CacheUsage;
   view: ClusterView;
   log: Logger;
+  /** Transport credentials (proto/tls.ts); plain text when absent. */
+  credentials?: grpc.ChannelCredentials;
+  /** Receives the cluster secret the coordinator hands out at registration. */
+  onClusterSecret?: (secret: string) => void;
 }
 
 export class CoordinatorClient {
@@ -27,7 +31,7 @@ export class CoordinatorClient {
   private watchBackoffMs = 100;
 
   constructor(private readonly opts: CoordinatorClientOptions) {
-    this.client = new CoordinatorService(opts.address, grpc.credentials.createInsecure());
+    this.client = new CoordinatorService(opts.address, opts.credentials ?? grpc.credentials.createInsecure());
   }
 
   /** Registers (retrying until it succeeds or close()), then heartbeats and watches. */
@@ -43,6 +47,7 @@ export class CoordinatorClient {
       try {
         const res = await unary<RegisterWorkerRequest, RegisterWorkerResponse>(this.client, 'RegisterWorker', this.opts.registration(), 5000);
         this.heartbeatMs = res.heartbeat_interval_ms || this.heartbeatMs;
+        if (res.cluster_secret) this.opts.onClusterSecret?.(res.cluster_secret);
         if (!this.registered) this.opts.log.info({ coordinator: this.opts.address }, 'registered with the coordinator');
         this.registered = true;
         return;

@@ -40,6 +40,8 @@ export interface RemoteMetastoreOptions {
   /** Per-RPC deadline (default 10 s). */
   deadlineMs?: number;
   retry?: RetryPolicy;
+  /** Transport credentials (proto/tls.ts); plain text when absent. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 // Range reads are paged: a page's item count adapts so that one answer stays near PAGE_BYTES.
@@ -82,7 +84,7 @@ export class RemoteMetastore implements Metastore {
   private closed = false;
 
   constructor(readonly address: string, private readonly opts: RemoteMetastoreOptions = {}) {
-    this.client = new MetastoreService(address, grpc.credentials.createInsecure(), {
+    this.client = new MetastoreService(address, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': PAGE_ITEMS * (MAX_VALUE_BYTES + MAX_KEY_BYTES) + 1024 * 1024,
       'grpc.max_send_message_length': MAX_COMMIT_BYTES + 4 * 1024 * 1024,
     });

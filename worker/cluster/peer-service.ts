@@ -10,7 +10,7 @@ export class PeerServer {
   port = 0;
 
   /** `extra` adds handlers for the other WorkerPeer methods (replicas, with the write cache). */
-  constructor(private readonly info: () => PingResponse, extra: grpc.UntypedServiceImplementation = {}) {
+  constructor(private readonly info: () => PingResponse, extra: grpc.UntypedServiceImplementation = {}, private readonly credentials = grpc.ServerCredentials.createInsecure()) {
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
     this.server.addService(WorkerPeerService.service, {
       Ping: (_call: grpc.ServerUnaryCall<unknown, PingResponse>, cb: grpc.sendUnaryData<PingResponse>) => cb(null, this.info()),
@@ -20,7 +20,7 @@ export class PeerServer {
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      this.server.bindAsync(`${host}:${port}`, this.credentials, (err, bound) => {
         if (err) reject(err);
         else resolve((this.port = bound));
       });
@@ -40,14 +40,14 @@ export class PeerHealth {
   private readonly clients = new Map<string, grpc.Client>();
   private readonly recent = new Map<string, { ok: boolean; at: number }>();
 
-  constructor(private readonly selfId: string, private readonly ttlMs = 1000, private readonly timeoutMs = 500) {}
+  constructor(private readonly selfId: string, private readonly ttlMs = 1000, private readonly timeoutMs = 500, private readonly credentials = grpc.credentials.createInsecure()) {}
 
   async isAlive(address: string): Promise<boolean> {
     const hit = this.recent.get(address);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.ok;
     let client = this.clients.get(address);
     if (!client) {
-      client = new WorkerPeerService(address, grpc.credentials.createInsecure());
+      client = new WorkerPeerService(address, this.credentials);
       this.clients.set(address, client);
     }
     const ok = await unary<object, PingResponse>(client, 'Ping', { from: this.selfId }, this.timeoutMs).then(() => true, () => false);

@@ -17,6 +17,10 @@ const MAX_RUN_PAGES = 64;
 export interface CacheCounters {
   pageHits: number;
   pageMisses: number;
+  /** Bytes served from cached pages (or from a page another reader was fetching). */
+  hitBytes: number;
+  /** Bytes served from pages this reader fetched from the UFS. */
+  missBytes: number;
   ufsReads: number;
   ufsBytes: number;
 }
@@ -24,7 +28,7 @@ export interface CacheCounters {
 export class CachedReader {
   /** In-flight page fetches: `${key}\0${fingerprint}\0${index}` → page bytes. */
   private readonly inflight = new Map<string, Promise<Buffer>>();
-  readonly counters: CacheCounters = { pageHits: 0, pageMisses: 0, ufsReads: 0, ufsBytes: 0 };
+  readonly counters: CacheCounters = { pageHits: 0, pageMisses: 0, hitBytes: 0, missBytes: 0, ufsReads: 0, ufsBytes: 0 };
 
   constructor(private readonly pages: PageStore, private readonly pageSize: number) {}
 
@@ -61,14 +65,18 @@ export class CachedReader {
           continue; // the other reader gave up or failed: fetch it ourselves
         }
         this.counters.pageHits++;
-        yield slice(i, page);
+        const out = slice(i, page);
+        this.counters.hitBytes += out.length;
+        yield out;
         i++;
         continue;
       }
       const cached = await this.pages.getPage(cacheKey, fingerprint, i, this.pageLength(size, i));
       if (cached) {
         this.counters.pageHits++;
-        yield slice(i, cached);
+        const out = slice(i, cached);
+        this.counters.hitBytes += out.length;
+        yield out;
         i++;
         continue;
       }
@@ -130,6 +138,7 @@ export class CachedReader {
             // Caching is best effort and off the reader's path: the store never rejects.
             void this.pages.putPage(cacheKey, fingerprint, current, page).finally(stored(current));
             const out = slice(current, page);
+            this.counters.missBytes += out.length;
             current++;
             yield out;
           }

@@ -8,7 +8,7 @@ import type { MountInfo } from '../../proto/index.js';
 import { MOUNT_OPTION_KEYS } from '../../common/config/registry.js';
 import type { Config } from '../../common/config/config.js';
 import { createUfs, type UnderFileSystem } from '../../common/ufs/index.js';
-import { CountingUfs, newUfsCounters, type UfsCounters } from '../../common/ufs/counting.js';
+import { CountingUfs, newUfsCounters, type UfsCounters, type UfsObserver } from '../../common/ufs/counting.js';
 import type { Logger } from '../../common/log.js';
 
 export interface ResolvedBucket {
@@ -31,7 +31,7 @@ export class MountTable {
   /** UFS operations of every mount this worker has served, summed. */
   readonly counters: UfsCounters = newUfsCounters();
 
-  constructor(private readonly config: Config, private readonly stagingDir: string, private readonly log: Logger) {}
+  constructor(private readonly config: Config, private readonly stagingDir: string, private readonly log: Logger, private readonly ufsObserver?: UfsObserver) {}
 
   /** Applies a new table: new or changed mounts get a fresh client; removed ones are closed. */
   update(infos: MountInfo[]): void {
@@ -44,7 +44,7 @@ export class MountTable {
         continue;
       }
       try {
-        const ufs = new CountingUfs(createUfs(info.ufs_uri, { options: this.ufsOptions(info), stagingDir: this.stagingDir }), this.counters);
+        const ufs = new CountingUfs(createUfs(info.ufs_uri, { options: this.ufsOptions(info), stagingDir: this.stagingDir }), this.counters, this.ufsObserver);
         next.set(info.path, { info, ufs, signature });
         this.log.info({ mount: { path: info.path, ufs_uri: info.ufs_uri, read_only: info.read_only } }, 'mount active');
       } catch (err) {

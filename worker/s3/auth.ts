@@ -19,17 +19,29 @@ export interface Identity {
 
 export interface Authenticator {
   authenticate(req: IncomingMessage): Promise<Identity> | Identity;
+  /**
+   * Headers that authenticate a bodiless request a worker sends to a peer on its caller's behalf
+   * (the per-key DELETEs of DeleteObjects), given the caller's credential headers. Modes whose
+   * credentials are not bound to one request (SIMPLE, OIDC tokens) pass those headers on as
+   * they are; SIGV4 re-signs, since the caller's signature covers only the caller's request.
+   */
+  peerHeaders?(callerHeaders: Readonly<Record<string, string>>, method: string, hostPort: string, path: string): Record<string, string> | undefined;
 }
 
 /** The access key of a SigV4/SigV2 credential (header or presigned query), if any. */
 export function credentialUser(req: IncomingMessage): string | undefined {
   const raw = req.headers.authorization;
-  const auth = Array.isArray(raw) ? raw[0] : raw ?? '';
+  return accessKeyOf(Array.isArray(raw) ? raw[0] : raw, req.url);
+}
+
+/** The access key named by an Authorization header value, else by a presigned URL's query. */
+export function accessKeyOf(authorization: string | undefined, url?: string): string | undefined {
+  const auth = authorization ?? '';
   const v4 = /Credential\s*=\s*([^/,\s]+)\//.exec(auth);
   if (v4) return v4[1];
   const v2 = /^AWS\s+([^:]+):/.exec(auth);
   if (v2) return v2[1];
-  const q = new URLSearchParams(req.url?.split('?')[1] ?? '');
+  const q = new URLSearchParams(url?.split('?')[1] ?? '');
   return q.get('X-Amz-Credential')?.split('/')[0] || q.get('AWSAccessKeyId') || undefined;
 }
 

@@ -10,6 +10,7 @@ import { S3Error } from './errors.js';
 import { AwsChunkedDecoder, chunkVerificationOf } from './aws-chunked.js';
 import type { S3Request } from './router.js';
 import type { Identity } from './auth.js';
+import type { BucketAccess } from './authz.js';
 
 /** What a handler needs for one request: the parsed operation and the services behind it. */
 export interface RequestContext {
@@ -37,12 +38,15 @@ export interface S3Services {
   objects: ObjectStore;
   multipart: MultipartStore;
   bucketTags: BucketTagStore;
+  /** Authorization (worker/s3/authz.ts): checks, ListBuckets filtering, bucket owners. */
+  access: BucketAccess;
   region: string;
   metadataMaxBytes: number;
   taggingRestrictions: boolean;
   completeKeepAlive: { enabled: boolean; maxIntervalMs: number };
   /** Deletes a key on the worker that owns it (keeps the owner's caches coherent). */
-  deleteOnOwner(bucket: string, key: string, log: Logger): Promise<void>;
+  /** `credentials`: the caller's token headers, so an owner that authorizes sees the caller. */
+  deleteOnOwner(bucket: string, key: string, log: Logger, credentials?: Record<string, string>): Promise<void>;
   /** Multipart uploads of a bucket on every live worker (each holds its own). */
   listUploadsEverywhere(bucket: string, prefix: string, log: Logger): Promise<UploadInfo[]>;
 }

@@ -14,6 +14,8 @@ export const S3_ERRORS = {
   InvalidObjectState: [403, 'The operation is not valid for the current state of the object.'],
   BucketAlreadyOwnedByYou: [409, 'Your previous request to create the named bucket succeeded and you already own it.'],
   BucketNotEmpty: [409, 'The bucket you tried to delete is not empty'],
+  ExpiredToken: [400, 'The provided token has expired.'],
+  InvalidToken: [400, 'The provided token is malformed or otherwise invalid.'],
   EntityTooLarge: [400, 'Your proposed upload exceeds the maximum allowed object size.'],
   EntityTooSmall: [400, 'Your proposed upload is smaller than the minimum allowed object size.'],
   IncompleteBody: [400, 'You did not provide the number of bytes specified by the Content-Length HTTP header.'],

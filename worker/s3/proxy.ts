@@ -2,7 +2,8 @@
  * Forwarding a request to the worker that owns its path, streamed both ways with back-pressure
  * and no buffering. Headers pass through unchanged (Host included, so a signature checked at
  * the owner is the client's own); only hop-by-hop headers are dropped. The forwarded request
- * is marked so the owner serves it rather than forwarding it again.
+ * carries an authenticated marker (../cluster/peer-http.ts) so the owner serves it rather than
+ * forwarding it again.
  *
  * The body is not read from the client until the connection to the owner is up: if the owner
  * cannot be reached, the request is still whole and the caller can serve it itself.
@@ -10,8 +11,10 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { startBody } from './context.js';
+import { FORWARDED_HEADER, REQUEST_ID_HEADER, type PeerHttp } from '../cluster/peer-http.js';
+import type { WorkerAddress } from '../../proto/index.js';
 
-export const FORWARDED_HEADER = 'x-alluxio-forwarded';
+export { FORWARDED_HEADER } from '../cluster/peer-http.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']);
 
@@ -20,25 +23,26 @@ export class OwnerUnreachable extends Error {
 }
 
 export class Forwarder {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
-
-  constructor(private readonly selfId: string, private readonly connectTimeoutMs: number) {}
+  constructor(private readonly peers: PeerHttp, private readonly connectTimeoutMs: number) {}
 
   /**
    * Proxies `req` to host:port and streams the answer into `res`. Rejects with OwnerUnreachable
    * (nothing sent, nothing consumed) when the owner cannot be reached.
    */
-  forward(req: IncomingMessage, res: ServerResponse, host: string, port: number): Promise<void> {
+  forward(req: IncomingMessage, res: ServerResponse, owner: WorkerAddress, requestId: string): Promise<void> {
+    const host = owner.host;
+    const port = this.peers.endpoint(owner).port;
     return new Promise<void>((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
-      headers[FORWARDED_HEADER] = this.selfId;
+      delete headers[FORWARDED_HEADER];
+      delete headers[REQUEST_ID_HEADER];
       // Expect: 100-continue goes on to the owner, whose 100 (or final answer) decides whether
       // the client sends the body at all.
       const expectContinue = /100-continue/i.test(String(req.headers.expect ?? ''));
       if (expectContinue) headers.expect = '100-continue';
       let connected = false;
-      const upstream = http.request({ host, port, method: req.method, path: req.url, headers, agent: this.agent });
+      const upstream = this.peers.request(owner, { method: req.method ?? 'GET', path: req.url ?? '/', headers, requestId });
       const timer = setTimeout(() => {
         if (!connected) upstream.destroy(new OwnerUnreachable(`no connection to ${host}:${port} within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
@@ -53,7 +57,9 @@ export class Forwarder {
         else sendBody();
       };
       upstream.on('socket', (sock) => {
-        if ((sock as import('node:net').Socket).connecting) sock.once('connect', start);
+        // A fresh connection is up at 'connect', or over TLS once the handshake is done.
+        const encrypted = (sock as import('node:tls').TLSSocket).encrypted === true;
+        if ((sock as import('node:net').Socket).connecting) sock.once(encrypted ? 'secureConnect' : 'connect', start);
         else start();
       });
       upstream.on('response', (up) => {
@@ -80,21 +86,19 @@ export class Forwarder {
   }
 
   /** A bodiless request to a peer (e.g. DELETE for DeleteObjects), answered with its status. */
-  request(method: string, host: string, port: number, path: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  request(method: string, owner: WorkerAddress, path: string, requestId: string, extraHeaders: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+    const where = `${owner.host}:${this.peers.endpoint(owner).port}`;
     return new Promise((resolve, reject) => {
-      const r = http.request({ host, port, method, path, agent: this.agent, headers: { ...extraHeaders, [FORWARDED_HEADER]: this.selfId, 'content-length': 0 }, timeout: 30_000 }, (up) => {
+      const r = this.peers.request(owner, { method, path, requestId, headers: { ...extraHeaders, 'content-length': 0 }, timeout: 30_000 });
+      r.on('response', (up) => {
         const chunks: Buffer[] = [];
         up.on('data', (c: Buffer) => chunks.push(c));
         up.on('end', () => resolve({ status: up.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
         up.on('error', reject);
       });
-      r.on('timeout', () => r.destroy(new OwnerUnreachable(`${host}:${port} did not answer`)));
-      r.on('error', (err) => reject(err instanceof OwnerUnreachable ? err : new OwnerUnreachable(`cannot reach ${host}:${port}: ${err.message}`, { cause: err })));
+      r.on('timeout', () => r.destroy(new OwnerUnreachable(`${where} did not answer`)));
+      r.on('error', (err) => reject(err instanceof OwnerUnreachable ? err : new OwnerUnreachable(`cannot reach ${where}: ${err.message}`, { cause: err })));
       r.end();
     });
-  }
-
-  close(): void {
-    this.agent.destroy();
   }
 }

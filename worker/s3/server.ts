@@ -4,11 +4,19 @@
  * proxied by default, or answered with 307 to the owner when redirects are enabled (GET/HEAD
  * only). A forwarded or redirected request is served where it lands, never sent on again; when
  * the owner cannot be reached, this worker serves the request itself straight from the UFS.
+ * Only a forwarding marker that verifies under the cluster secret counts (../cluster/peer-http.ts);
+ * the header is stripped from every request before anything else sees it.
+ *
+ * The same handler serves plain HTTP and, when a certificate is configured, HTTPS; with
+ * only-HTTPS access a plain-HTTP S3 request from a client is refused (authenticated peers and
+ * the read-only /_alluxio views still pass).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import { redactUrl, type Logger } from '../../common/log.js';
+import type { Logger } from '../../common/log.js';
 import type { WorkerInfo } from '../../proto/index.js';
 import { objectPathKey } from '../../common/ring.js';
 import type { ClusterView } from '../cluster/cluster-view.js';
@@ -20,15 +28,19 @@ import { dispatch } from './dispatch.js';
 import { sendError } from './respond.js';
 import { toS3Error } from './object-errors.js';
 import { renderXml } from './xml.js';
-import { FORWARDED_HEADER, Forwarder, OwnerUnreachable } from './proxy.js';
+import { Forwarder, OwnerUnreachable } from './proxy.js';
+import { FORWARDED_HEADER, REQUEST_ID_HEADER, markVerifiedPeer, type PeerHttp } from '../cluster/peer-http.js';
+import { watchBodyIdle } from './limits.js';
+import { redactUrl } from '../../common/log.js';
 import { deferContinue, startBody, type RequestContext, type S3Services } from './context.js';
 import type { Authenticator } from './auth.js';
 import type { WriteCache } from '../writecache/write-cache.js';
 import { pipeline } from 'node:stream/promises';
 import type { MultipartStore, UploadInfo } from '../objects/multipart.js';
+import type { S3RequestObserver } from '../metrics.js';
+import { countBodyBytes, type BodyBytes } from './body-bytes.js';
 
 export const REDIRECT_MARK = 'alluxio-redirected';
-const REQUEST_ID_HEADER = 'x-alluxio-request-id';
 
 export interface S3ServerOptions {
   selfId: string;
@@ -47,7 +59,18 @@ export interface S3ServerOptions {
   idleTimeoutMs: number;
   accessLogging: boolean;
   proxyConnectTimeoutMs: number;
+  /** Authenticated worker-to-worker HTTP (forwarding, internal endpoints). */
+  peers: PeerHttp;
+  /** PEM certificate and key: serve HTTPS too (listenHttps). */
+  https?: { cert: Buffer; key: Buffer };
+  /** Refuse plain-HTTP S3 requests from clients (alluxio.worker.s3.only.https.access). */
+  onlyHttps: boolean;
+  /** A request body idle this long is answered RequestTimeout and its connection closed; 0: never. */
+  bodyIdleTimeoutMs: number;
+  headersTimeoutMs: number;
   log: Logger;
+  /** Told of every S3 request answered (not the internal /_alluxio endpoints). */
+  metrics?: S3RequestObserver;
 }
 
 function encodePath(bucket: string, key: string): string {
@@ -56,74 +79,100 @@ function encodePath(bucket: string, key: string): string {
 
 export class S3Server {
   private readonly server: http.Server;
+  private readonly httpsServer: https.Server | undefined;
   private readonly forwarder: Forwarder;
   private readonly services: S3Services;
+  private readonly bodyBytes = new WeakMap<IncomingMessage, BodyBytes>();
   port = 0;
+  httpsPort = 0;
 
   constructor(private readonly opts: S3ServerOptions) {
-    this.forwarder = new Forwarder(opts.selfId, opts.proxyConnectTimeoutMs);
+    this.forwarder = new Forwarder(opts.peers, opts.proxyConnectTimeoutMs);
     this.services = {
       ...opts.services,
-      deleteOnOwner: (b, k, log) => this.deleteOnOwner(b, k, log),
+      deleteOnOwner: (b, k, log, credentials) => this.deleteOnOwner(b, k, log, credentials),
       listUploadsEverywhere: (b, p, log) => this.listUploadsEverywhere(b, p, log),
     };
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
     app.use((req, res) => void this.handle(req, res));
-    this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, app);
-    this.server.on('checkContinue', (req, res) => {
-      deferContinue(req, res);
+    const configure = <S extends http.Server>(server: S): S => {
+      server.on('checkContinue', (req, res) => {
+        if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
+        deferContinue(req, res);
+        app(req, res);
+      });
+      // 0 disables Node's idle timeout: keep-alive connections then stay open (Alluxio's meaning of 0).
+      server.keepAliveTimeout = opts.idleTimeoutMs;
+      server.requestTimeout = 0;
+      // Slow headers (slow-loris): the connection is closed once this passes without a full header block.
+      server.headersTimeout = opts.headersTimeoutMs;
+      return server;
+    };
+    // Body counting starts before express sees the request: the first body bytes may follow at once.
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
+      if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
       app(req, res);
-    });
-    // 0 disables Node's idle timeout: keep-alive connections then stay open (Alluxio's meaning of 0).
-    this.server.keepAliveTimeout = opts.idleTimeoutMs;
-    this.server.requestTimeout = 0;
-    this.server.headersTimeout = 60_000;
+    };
+    this.server = configure(http.createServer({ maxHeaderSize: 64 * 1024 }, serve));
+    if (opts.https) this.httpsServer = configure(https.createServer({ maxHeaderSize: 64 * 1024, cert: opts.https.cert, key: opts.https.key }, serve) as unknown as http.Server) as unknown as https.Server;
   }
 
   listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve((this.port = (this.server.address() as import('node:net').AddressInfo).port));
-      });
-    });
+    return listenOn(this.server, host, port).then((p) => (this.port = p));
+  }
+
+  /** Starts the HTTPS listener (only when a certificate was given). */
+  listenHttps(host: string, port: number): Promise<number> {
+    if (!this.httpsServer) return Promise.reject(new Error('HTTPS is not configured'));
+    return listenOn(this.httpsServer, host, port).then((p) => (this.httpsPort = p));
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
+    await Promise.all([this.server, this.httpsServer].filter((s): s is http.Server => s !== undefined && s.listening).map((server) => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
       // In-flight requests get a moment to finish; then their sockets go.
-      setTimeout(() => this.server.closeAllConnections(), 2000).unref();
-    });
-    this.forwarder.close();
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
+    })));
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const forwardedBy = req.headers[FORWARDED_HEADER] as string | undefined;
+    // The marker is checked, then removed: nothing downstream (handlers, the proxy) sees a client's copy.
+    const marker = req.headers[FORWARDED_HEADER];
     const incomingId = req.headers[REQUEST_ID_HEADER];
-    const requestId = forwardedBy && typeof incomingId === 'string' && /^[0-9A-F]{16}$/.test(incomingId) ? incomingId : randomBytes(8).toString('hex').toUpperCase();
-    req.headers[REQUEST_ID_HEADER] = requestId;
+    delete req.headers[FORWARDED_HEADER];
+    delete req.headers[REQUEST_ID_HEADER];
+    const forwardedBy = marker === undefined ? undefined : this.opts.peers.auth.verify(marker, req.method ?? 'GET', req.url ?? '/', incomingId);
+    const requestId = forwardedBy ? (incomingId as string) : randomBytes(8).toString('hex').toUpperCase();
+    if (forwardedBy) markVerifiedPeer(req, forwardedBy);
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('Server', 'AlluxioS3');
     if (!this.opts.keepAlive) res.setHeader('Connection', 'close');
     const log = this.opts.log.child({ req_id: requestId });
+    if (marker !== undefined && !forwardedBy) log.info({ url: redactUrl(req.url ?? '/') }, 'forwarding marker did not verify; treating the request as a client request');
     // A client that resets mid-body must cost its own request, never the process.
     req.on('error', (err) => log.debug({ err: err.message }, 'request stream error'));
+    watchBodyIdle(req, res, this.opts.bodyIdleTimeoutMs, (err) => sendError(req, res, err, (req.url ?? '/').split('?')[0], requestId, log));
     const started = process.hrtime.bigint();
     const abort = new AbortController();
+    let s3: S3Request | undefined;
+    const metrics = req.url?.startsWith('/_alluxio/') ? undefined : this.opts.metrics;
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
+      if (metrics) {
+        const op = s3?.op ?? 'Unknown';
+        const bytes = this.bodyBytes.get(req);
+        metrics.done(op, res.writableFinished ? String(res.statusCode) : 'aborted', Number(process.hrtime.bigint() - started) / 1e9, bytes?.received ?? 0, bytes?.sent ?? 0);
+        if (forwardedBy) metrics.fromPeer(op);
+      }
       if (this.opts.accessLogging || res.statusCode >= 400 || !res.writableFinished) {
-        log.info({ method: req.method, url: redactUrl(req.url ?? ''), status: res.statusCode, completed: res.writableFinished, forwarded_by: forwardedBy, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'access');
+        log.info({ method: req.method, url: redactUrl(req.url ?? '/'), status: res.statusCode, completed: res.writableFinished, forwarded_by: forwardedBy, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'access');
       }
     });
 
-    let s3: S3Request | undefined;
     try {
       if (req.url === '/_alluxio/health') {
         res.writeHead(this.opts.ready() ? 200 : 503, { 'Content-Type': 'application/json' });
@@ -135,7 +184,10 @@ export class S3Server {
         res.end(JSON.stringify({ id: this.opts.selfId, version: this.opts.view.version, ...this.opts.stats() }));
         return;
       }
-      if (req.url?.startsWith('/_alluxio/wc?') && forwardedBy && this.opts.writeCache) {
+      if (req.url?.startsWith('/_alluxio/wc?') || req.url?.startsWith('/_alluxio/uploads?')) {
+        if (!forwardedBy) throw new S3Error('AccessDenied', 'Internal endpoints answer only authenticated cluster members.');
+      }
+      if (req.url?.startsWith('/_alluxio/wc?') && this.opts.writeCache) {
         await this.serveCopy(req, res);
         return;
       }
@@ -154,12 +206,17 @@ export class S3Server {
         res.end(JSON.stringify(uploads));
         return;
       }
+      if (this.opts.onlyHttps && !forwardedBy && !(req.socket as TLSSocket).encrypted) {
+        throw new S3Error('AccessDenied', 'This endpoint is only accessible over HTTPS (alluxio.worker.s3.only.https.access).');
+      }
       s3 = parseS3Request(req.method ?? 'GET', req.url ?? '/', req.headers, { virtualHostDomains: this.opts.virtualHostDomains });
       if (!this.opts.ready()) throw new S3Error('ServiceUnavailable', 'This worker has not received the mount table from the coordinator yet.');
-      // Who is asking is settled before the request is served, proxied or redirected: a 307
-      // must not reveal an owner to a request whose signature fails. A forwarded request is
-      // checked again where it lands (the forwarding mark is only a routing hint, never trust).
+      // Who is asking, and whether it may, is settled before the request is served, proxied or
+      // redirected: a 307 must not reveal an owner to a request whose signature fails. The owner
+      // checks a forwarded request again (the client's own signature, Host included).
       const identity = await this.opts.authenticator.authenticate(req);
+      // Nothing is read or written for a request that may not run.
+      this.services.access.authorize(identity, s3, req.headers);
       let useCache = true;
       if (isObjectRequest(s3) && !forwardedBy) {
         const owner = this.ownerFor(s3);
@@ -192,7 +249,10 @@ export class S3Server {
 
   /** True when the request was answered (redirected or proxied); false to serve it here. */
   private async routeToOwner(req: IncomingMessage, res: ServerResponse, s3: Extract<S3Request, { key: string }>, owner: WorkerInfo, log: Logger): Promise<boolean> {
-    const { host, s3_port: port, rpc_port: rpcPort } = owner.address;
+    const { host, rpc_port: rpcPort } = owner.address;
+    // Redirected clients keep the scheme they came with.
+    const secure = (req.socket as TLSSocket).encrypted === true && owner.address.https_port > 0;
+    const port = secure ? owner.address.https_port : owner.address.s3_port;
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
     if (this.opts.redirect && readOnly) {
       if (s3.query.has(REDIRECT_MARK)) return false;
@@ -201,7 +261,7 @@ export class S3Server {
         return false;
       }
       const url = req.url ?? '/';
-      const location = `http://${host}:${port}${url}${url.includes('?') ? '&' : '?'}${REDIRECT_MARK}=true`;
+      const location = `${secure ? 'https' : 'http'}://${host}:${port}${url}${url.includes('?') ? '&' : '?'}${REDIRECT_MARK}=true`;
       const headers: Record<string, string | number> = { Location: location };
       if (req.method === 'HEAD') {
         res.writeHead(307, { ...headers, 'Content-Length': 0 });
@@ -217,16 +277,19 @@ export class S3Server {
         res.writeHead(307, { ...headers, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
       }
+      this.opts.metrics?.routed(s3.op, 'redirected');
       return true;
     }
     try {
-      await this.forwarder.forward(req, res, host, port);
+      await this.forwarder.forward(req, res, owner.address, res.getHeader('x-amz-request-id') as string);
+      this.opts.metrics?.routed(s3.op, 'proxied');
       return true;
     } catch (err) {
       if (err instanceof OwnerUnreachable && !res.headersSent) {
         log.warn({ owner: owner.id, err: err.message }, 'owner unreachable; serving the request here');
         return false;
       }
+      this.opts.metrics?.routed(s3.op, 'proxied');
       throw err;
     }
   }
@@ -254,7 +317,7 @@ export class S3Server {
     const lists = await Promise.all([...this.opts.view.members.values()].map(async (m) => {
       if (m.id === this.opts.selfId) return this.opts.services.multipart.listUploads(bucket, prefix);
       try {
-        const r = await this.forwarder.request('GET', m.address.host, m.address.s3_port, `/_alluxio/uploads?${q}`);
+        const r = await this.forwarder.request('GET', m.address, `/_alluxio/uploads?${q}`, randomBytes(8).toString('hex').toUpperCase());
         return r.status === 200 ? (JSON.parse(r.body) as UploadInfo[]) : [];
       } catch (err) {
         log.warn({ worker: m.id, err: (err as Error).message }, 'could not list a worker\'s multipart uploads');
@@ -265,11 +328,16 @@ export class S3Server {
     return lists.flat();
   }
 
-  private async deleteOnOwner(bucket: string, key: string, log: Logger): Promise<void> {
+  private async deleteOnOwner(bucket: string, key: string, log: Logger, credentials: Record<string, string> = {}): Promise<void> {
     const owner = this.opts.view.ownerOf(objectPathKey(bucket, key));
     if (owner && owner.id !== this.opts.selfId) {
       try {
-        const r = await this.forwarder.request('DELETE', owner.address.host, owner.address.s3_port, encodePath(bucket, key));
+        const path = encodePath(bucket, key);
+        // SIGV4 re-signs for the owner's Host (as Node sets it: no port when it is the default).
+        const { secure, port } = this.opts.peers.endpoint(owner.address);
+        const hostPort = port === (secure ? 443 : 80) ? owner.address.host : `${owner.address.host}:${port}`;
+        const headers = this.opts.authenticator.peerHeaders ? this.opts.authenticator.peerHeaders(credentials, 'DELETE', hostPort, path) ?? {} : credentials;
+        const r = await this.forwarder.request('DELETE', owner.address, path, randomBytes(8).toString('hex').toUpperCase(), headers);
         if (r.status < 300) return;
         const code = /<Code>([^<]+)<\/Code>/.exec(r.body)?.[1];
         const known: S3ErrorCode = code && code in S3_ERRORS ? (code as S3ErrorCode) : 'InternalError';
@@ -281,4 +349,14 @@ export class S3Server {
     }
     await this.services.objects.deleteObject(bucket, key);
   }
+}
+
+function listenOn(server: http.Server | https.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as import('node:net').AddressInfo).port);
+    });
+  });
 }

@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Credential } from '../../common/credentials-file.js';
-import { credentialUser, type Authenticator, type Identity } from './auth.js';
+import { accessKeyOf, type Authenticator, type Identity } from './auth.js';
 import type { CredentialLookup } from './credentials.js';
 import { S3Error } from './errors.js';
 import { bucketFromHost } from './router.js';
@@ -113,11 +113,11 @@ export class SignatureAuthenticator implements Authenticator {
    * Headers that sign a bodiless request a worker makes for the caller of `req` (e.g. the
    * per-key DELETEs of DeleteObjects, sent to each key's owner): the caller's own signature
    * covers only its own request, so it is re-signed with the caller's key pair from the
-   * credentials file every worker reads. Call only after `req` authenticated; undefined for an
-   * anonymous caller.
+   * credentials file every worker reads. `callerHeaders` are the authenticated caller's
+   * (`authorization`); undefined for an anonymous caller.
    */
-  signForPeer(req: IncomingMessage, method: string, hostPort: string, pathAndQuery: string): Record<string, string> | undefined {
-    const accessKeyId = credentialUser(req);
+  peerHeaders(callerHeaders: Readonly<Record<string, string>>, method: string, hostPort: string, pathAndQuery: string): Record<string, string> | undefined {
+    const accessKeyId = accessKeyOf(callerHeaders.authorization);
     const cred = accessKeyId !== undefined ? this.opts.credentials.lookup(accessKeyId) : undefined;
     if (!cred) return undefined;
     const amzDate = formatAmzDate(this.now());

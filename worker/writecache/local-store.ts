@@ -25,6 +25,7 @@ export interface LocalFile {
 
 export class LocalWriteStore {
   private usedBytes = 0;
+  private usedFiles = 0;
   private reservedBytes = 0;
   readonly dir: string;
   private readonly tmpDir: string;
@@ -39,7 +40,10 @@ export class LocalWriteStore {
     const s = new LocalWriteStore(cacheDir, capacityBytes);
     await fs.rm(s.tmpDir, { recursive: true, force: true });
     await fs.mkdir(s.tmpDir, { recursive: true });
-    for (const f of await s.files()) s.usedBytes += f.size;
+    for (const f of await s.files()) {
+      s.usedBytes += f.size;
+      s.usedFiles += 1;
+    }
     return s;
   }
 
@@ -48,8 +52,8 @@ export class LocalWriteStore {
     return path.join(this.dir, h.slice(0, 2), h, writeId);
   }
 
-  usage(): { pinnedBytes: number; capacityBytes: number } {
-    return { pinnedBytes: this.usedBytes + this.reservedBytes, capacityBytes: this.capacityBytes };
+  usage(): { pinnedBytes: number; capacityBytes: number; pinnedFiles: number } {
+    return { pinnedBytes: this.usedBytes + this.reservedBytes, capacityBytes: this.capacityBytes, pinnedFiles: this.usedFiles };
   }
 
   /** Reserves room for `bytes` more pinned data, or refuses (the caller answers SlowDown). */
@@ -91,6 +95,7 @@ export class LocalWriteStore {
         await fs.rename(tmp, file);
         await fs.writeFile(`${file}.path`, nsPath);
         this.usedBytes += size;
+        this.usedFiles += 1;
         const st = await fs.stat(file);
         return { path: nsPath, writeId, size, mtimeMs: st.mtimeMs, file };
       },
@@ -115,7 +120,10 @@ export class LocalWriteStore {
     const st = await fs.stat(file).catch(() => null);
     await fs.rm(file, { force: true });
     await fs.rm(`${file}.path`, { force: true });
-    if (st) this.usedBytes -= st.size;
+    if (st) {
+      this.usedBytes -= st.size;
+      this.usedFiles -= 1;
+    }
     await fs.rmdir(path.dirname(file)).catch(() => undefined);
   }
 

@@ -8,13 +8,29 @@ import { Readable } from 'node:stream';
 import { WorkerPeerService, grpc, unary, type ReplicaAck, type ReplicaChunk, type ReplicaRef } from '../../proto/index.js';
 import type { LocalWriteStore } from './local-store.js';
 
+/** Replica traffic of this worker, both ways (the worker's metrics read them). */
+export interface ReplicationCounters {
+  sentRequests: number;
+  sentBytes: number;
+  sentFailures: number;
+  receivedRequests: number;
+  receivedBytes: number;
+  receivedFailures: number;
+}
+
+export function newReplicationCounters(): ReplicationCounters {
+  return { sentRequests: 0, sentBytes: 0, sentFailures: 0, receivedRequests: 0, receivedBytes: 0, receivedFailures: 0 };
+}
+
 export class ReplicaClient {
   private readonly clients = new Map<string, grpc.Client>();
+
+  constructor(readonly counters: ReplicationCounters = newReplicationCounters(), private readonly credentials = grpc.credentials.createInsecure()) {}
 
   private client(address: string): grpc.Client {
     let c = this.clients.get(address);
     if (!c) {
-      c = new WorkerPeerService(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
+      c = new WorkerPeerService(address, this.credentials, { 'grpc.max_send_message_length': 8 * 1024 * 1024 });
       this.clients.set(address, c);
     }
     return c;
@@ -22,7 +38,8 @@ export class ReplicaClient {
 
   /** Streams `body` to the peer at `address`; resolves once it has stored exactly `size` bytes with `md5Hex`. */
   put(address: string, path: string, writeId: string, body: Readable, size: number, md5Hex: string, timeoutMs = 120_000): Promise<void> {
-    return new Promise((resolve, reject) => {
+    this.counters.sentRequests++;
+    const sent = new Promise<void>((resolve, reject) => {
       const call = (this.client(address) as unknown as {
         PutReplica(opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, ack: ReplicaAck) => void): grpc.ClientWritableStream<ReplicaChunk>;
       }).PutReplica({ deadline: Date.now() + timeoutMs }, (err, ack) => {
@@ -35,6 +52,7 @@ export class ReplicaClient {
       });
       let first = true;
       body.on('data', (chunk: Buffer) => {
+        this.counters.sentBytes += chunk.length;
         const ok = call.write({ path: first ? path : '', write_id: first ? writeId : '', data: chunk });
         first = false;
         if (!ok) {
@@ -51,6 +69,8 @@ export class ReplicaClient {
         reject(err);
       });
     });
+    sent.catch(() => { this.counters.sentFailures++; });
+    return sent;
   }
 
   async drop(address: string, path: string, writeId: string): Promise<void> {
@@ -64,7 +84,7 @@ export class ReplicaClient {
 }
 
 /** The peer-side handlers, for PeerServer. */
-export function replicaHandlers(store: LocalWriteStore) {
+export function replicaHandlers(store: LocalWriteStore, counters: ReplicationCounters = newReplicationCounters()) {
   return {
     PutReplica: (call: grpc.ServerReadableStream<ReplicaChunk, ReplicaAck>, cb: grpc.sendUnaryData<ReplicaAck>) => {
       let path = '';
@@ -97,8 +117,11 @@ export function replicaHandlers(store: LocalWriteStore) {
           if (!receiving) throw new Error('empty replica stream');
           const r = await receiving;
           await r.commit();
+          counters.receivedRequests++;
+          counters.receivedBytes += r.size;
           cb(null, { size: r.size, md5_hex: md5.digest('hex') });
         } catch (err) {
+          counters.receivedFailures++;
           cb({ code: grpc.status.INTERNAL, details: (err as Error).message });
         }
       });

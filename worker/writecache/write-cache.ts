@@ -11,15 +11,15 @@
  * The metastore is the truth: a restart resumes from it, a replica holder takes over the
  * persistence of a lost worker's objects, and reads find the holders there.
  */
-import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from '../../common/log.js';
 import type { Metastore } from '../../common/metastore/types.js';
 import type { ByteRange, UfsStatus, WriteOptions } from '../../common/ufs/types.js';
 import { parsePathConfig, resolvePolicy, type PathConfig, type ResolvedPathPolicy } from '../../common/path-config.js';
 import type { ClusterView } from '../cluster/cluster-view.js';
-import { FORWARDED_HEADER } from '../s3/proxy.js';
+import type { PeerHttp } from '../cluster/peer-http.js';
+import type { WorkerAddress } from '../../proto/index.js';
 import type { ResolvedBucket } from '../objects/mount-table.js';
 import { ObjectError } from '../objects/errors.js';
 import { allEntries, clearEntry, dueForWorker, entriesFrom, entriesUnder, getEntry, pathAfterPrefix, putEntry, uploadKey, uploadsUnder, type CachePolicy, type WriteEntry } from '../../common/metastore/write-entries.js';
@@ -32,6 +32,8 @@ export interface WriteCacheOptions {
   metastore: Metastore;
   local: LocalWriteStore;
   replicas: ReplicaClient;
+  /** Authenticated HTTP to peers, for their copies (/_alluxio/wc). */
+  peers: PeerHttp;
   resolveBucket: (bucket: string) => ResolvedBucket | undefined;
   persistThreads: number;
   retryInitialMs: number;
@@ -78,6 +80,7 @@ export class WriteCache {
   private ticking = false;
   private readonly persistedAt: number[] = [];
   private persistedTotal = 0;
+  private failuresTotal = 0;
   private lastError: string | undefined;
 
   constructor(private readonly o: WriteCacheOptions) {}
@@ -220,7 +223,7 @@ export class WriteCache {
       const m = this.o.view.members.get(id);
       if (!m || id === this.o.selfId) continue;
       try {
-        return await fetchCopy(m.address.host, m.address.s3_port, e, range, this.o.selfId, signal);
+        return await fetchCopy(this.o.peers, m.address, e, range, signal);
       } catch (err) {
         this.o.log.warn({ holder: id, path: e.path, err: (err as Error).message }, 'a holder could not serve its copy');
       }
@@ -447,6 +450,7 @@ export class WriteCache {
         if (this.persistedAt.length > 100_000) this.persistedAt.splice(0, 50_000);
       }
     } catch (err) {
+      this.failuresTotal++;
       this.lastError = `${path}: ${(err as Error).message}`;
       this.o.log.warn({ path, err: (err as Error).message, attempts: (entry?.attempts ?? 0) + 1 }, 'persistence failed; will retry');
       if (entry) {
@@ -531,6 +535,11 @@ export class WriteCache {
     };
   }
 
+  /** In-memory numbers, cheap enough for every metrics scrape: persisted and failed attempts since start, uploads running now. */
+  persistCounters(): { persisted: number; failures: number; inFlight: number } {
+    return { persisted: this.persistedTotal, failures: this.failuresTotal, inFlight: this.running };
+  }
+
   async entriesOf(worker: string): Promise<WriteEntry[]> {
     return (await allEntries(this.o.metastore)).filter((e) => e.persister === worker);
   }
@@ -544,10 +553,11 @@ function emptyStream(r: Readable): Readable {
 }
 
 /** Another holder's copy, over its internal endpoint. */
-function fetchCopy(host: string, port: number, e: WriteEntry, range: ByteRange, selfId: string, signal?: AbortSignal): Promise<Readable> {
+function fetchCopy(peers: PeerHttp, address: WorkerAddress, e: WriteEntry, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ path: e.path, writeId: e.writeId });
-    const req = http.request({ host, port, method: 'GET', path: `/_alluxio/wc?${q}`, signal, headers: { [FORWARDED_HEADER]: selfId, Range: `bytes=${range.start}-${range.end}` } }, (res) => {
+    const req = peers.request(address, { method: 'GET', path: `/_alluxio/wc?${q}`, signal, requestId: randomBytes(8).toString('hex').toUpperCase(), headers: { Range: `bytes=${range.start}-${range.end}` } });
+    req.on('response', (res) => {
       if (res.statusCode !== 200 && res.statusCode !== 206) {
         res.resume();
         reject(new Error(`HTTP ${res.statusCode}`));

@@ -15,7 +15,7 @@ function owner(ctx: RequestContext) {
 }
 
 export async function listBuckets(ctx: RequestContext): Promise<void> {
-  const buckets = await ctx.services.objects.listBuckets();
+  const buckets = (await ctx.services.objects.listBuckets()).filter((b) => ctx.services.access.mayRead(ctx.identity, b.name));
   sendXml(ctx.res, 200, 'ListAllMyBucketsResult', {
     Owner: owner(ctx),
     Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: isoDate(b.creationDateMs), BucketRegion: ctx.services.region })) },
@@ -27,6 +27,14 @@ export async function createBucket(ctx: RequestContext, bucket: string): Promise
   const body = await readSmallBody(ctx.req, 64 * 1024);
   if (body.trim() !== '') parseXmlBody(body);
   await ctx.services.objects.createBucket(bucket);
+  try {
+    await ctx.services.access.bucketCreated(ctx.identity, bucket, ctx.log);
+  } catch (err) {
+    // An unowned bucket would lock its creator out: undo it and let the client retry.
+    ctx.log.warn({ err, bucket }, 'could not record the bucket owner; removing the bucket');
+    await ctx.services.objects.deleteBucket(bucket).catch((e) => ctx.log.warn({ err: e, bucket }, 'could not remove the unowned bucket'));
+    throw new S3Error('ServiceUnavailable', 'The bucket owner could not be recorded; please try again.');
+  }
   sendEmpty(ctx.res, 200, { Location: `/${bucket}` });
 }
 
@@ -39,6 +47,7 @@ export async function deleteBucket(ctx: RequestContext, bucket: string): Promise
   await ctx.services.objects.deleteBucket(bucket);
   // A bucket made again later starts without the old one's tags.
   await ctx.services.bucketTags.delete(bucket).catch((err) => ctx.log.warn({ err }, 'could not drop the deleted bucket\'s tags'));
+  await ctx.services.access.bucketDeleted(bucket, ctx.log);
   sendEmpty(ctx.res, 204);
 }
 
@@ -195,9 +204,14 @@ export async function deleteObjects(ctx: RequestContext, bucket: string): Promis
   await ctx.services.objects.headBucket(bucket);
   const keys = objects.map((o) => (typeof o?.Key === 'string' ? o.Key : undefined));
   if (keys.some((k) => k === undefined || k === '')) throw new S3Error('MalformedXML', 'Every Object needs a Key.');
+  const credentials: Record<string, string> = {};
+  for (const name of ['authorization', 'x-amz-security-token']) {
+    const v = header(ctx.req, name);
+    if (v !== undefined) credentials[name] = v;
+  }
   const results = await mapLimit(keys as string[], 16, async (key) => {
     try {
-      await ctx.services.deleteOnOwner(bucket, key, ctx.log);
+      await ctx.services.deleteOnOwner(bucket, key, ctx.log, credentials);
       return { key };
     } catch (err) {
       ctx.log.warn({ err, key }, 'delete of one key failed');

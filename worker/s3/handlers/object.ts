@@ -16,6 +16,8 @@ import { checkTags } from '../tagging.js';
 
 /** S3 objects are at most 5 TiB. */
 export const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
+/** One PutObject carries at most 5 GiB (larger objects need a multipart upload), as in S3. */
+export const MAX_PUT_SIZE = 5 * 1024 ** 3;
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n`; undefined when absent or not a single byte range (S3 then serves the whole object). */
 export function parseRange(value: string | undefined, size: number): ByteRange | undefined | 'unsatisfiable' {
@@ -105,7 +107,10 @@ function objectHeaders(ctx: RequestContext, st: UfsStatus, partial: boolean): Re
   }
   for (const [param, name] of Object.entries(RESPONSE_OVERRIDES)) {
     const v = ctx.s3.query.get(param);
-    if (v !== null) h[name] = v;
+    if (v === null) continue;
+    // A CR, LF or other control character would split the response (and Node refuses to send it).
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(v)) throw new S3Error('InvalidArgument', `The ${param} parameter holds characters a header cannot carry.`, { ArgumentName: param });
+    h[name] = v;
   }
   return h;
 }
@@ -184,7 +189,7 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   const tags = tagsFromHeader(header(ctx.req, 'x-amz-tagging'), ctx.services.taggingRestrictions);
   const precondition = writePrecondition(ctx.req);
   const declared = header(ctx.req, 'x-amz-decoded-content-length') ?? header(ctx.req, 'content-length');
-  if (declared !== undefined && Number(declared) > MAX_OBJECT_SIZE) throw new S3Error('EntityTooLarge');
+  if (declared !== undefined && Number(declared) > MAX_PUT_SIZE) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: declared, MaxSizeAllowed: String(MAX_PUT_SIZE) });
   await ctx.services.objects.checkWrite(bucket, key, precondition);
   const { body, length, trailers } = objectBody(ctx.req);
   const st = await ctx.services.objects.putObject(bucket, key, body, {
