@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { runCli, startCluster, tempDir, type TestCluster, type TestWorker } from '../helpers/cluster.js';
 import { expectS3Error } from '../helpers/s3.js';
 import { waitFor } from '../helpers/ports.js';
@@ -228,12 +228,14 @@ describe('SIGV4 mode on a 3-worker cluster', () => {
     const bob = await createKey(credFile, 'bob');
     await waitFor('the new key to be accepted', async () => {
       try {
-        await client(other.endpoint, bob).send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+        await client(other.endpoint, bob).send(new ListBucketsCommand({}));
         return true;
       } catch {
         return false;
       }
     }, 30_000, 200);
+    // Authenticated is not authorized: bob has no grant on alice's bucket.
+    await expectS3Error(client(other.endpoint, bob).send(new GetObjectCommand({ Bucket: BUCKET, Key: key })), 'AccessDenied', 403);
     const none = await runCli(['credentials', 'delete', 'AKNOSUCHKEY', '--file', credFile]);
     assert.equal(none.code, 1);
     assert.equal(none.stderr.trim().split('\n').length, 1, none.stderr);
@@ -252,6 +254,17 @@ describe('SIGV4 mode on a 3-worker cluster', () => {
       }
     }, 30_000, 200);
     await expectS3Error(client(owner.endpoint, bob).send(new GetObjectCommand({ Bucket: BUCKET, Key: key })), 'InvalidAccessKeyId', 403);
+  });
+
+  it('DeleteObjects through a non-owner deletes keys owned by every worker (each per-key DELETE re-signed for its owner)', async () => {
+    const keys = cluster.workers.map((w) => cluster.keyOwnedBy(w, BUCKET, 'multi-'));
+    const s3 = client(other.endpoint, alice);
+    for (const k of keys) await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: k, Body: k }));
+    const r = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+    assert.deepEqual(r.Errors ?? [], []);
+    assert.deepEqual((r.Deleted ?? []).map((d) => d.Key).sort(), [...keys].sort());
+    const left = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'multi-' }));
+    assert.equal(left.KeyCount, 0);
   });
 
   it('no secret or signature reaches the logs', async () => {
