@@ -21,6 +21,7 @@ import { MountTable, rootMountFromConfig } from './mount-table.js';
 import { createRestApi } from './rest-api.js';
 import { StateStore } from './state-store.js';
 import { WatchHub } from './watch-hub.js';
+import { OperationsService, startOperations } from './jobs/index.js';
 
 export interface CoordinatorHandle {
   /** The bound gRPC port (the configured one, or the one the OS chose for port 0). */
@@ -130,16 +131,21 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     const metastore = await openMetastore(config, stateDir, rootLog.child({ component: 'metastore' }));
     closers.push(() => metastore.close());
 
+    // Load jobs, fs free and decommission; RUNNING jobs resume here.
+    const operations = await startOperations({ config, state, membership, metastore, stateDir, log: rootLog.child({ component: 'operations' }) });
+    closers.push(() => operations.close());
+
     const grpcServer = new grpc.Server({ ...METASTORE_GRPC_SERVER_OPTIONS, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
     grpcServer.addService(CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state) }, rootLog.child({ component: 'grpc' })));
     grpcServer.addService(PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' })));
     grpcServer.addService(MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' })));
+    grpcServer.addService(OperationsService.service, operations.service);
     const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')));
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());
 
-    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, persistence: () => persistenceSummary(metastore) }, rootLog.child({ component: 'rest' })));
+    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, persistence: () => persistenceSummary(metastore), jobs: operations.jobs }, rootLog.child({ component: 'rest' })));
     closers.push(() => closeHttp(httpServer));
     const webPort = await listenHttp(httpServer, host, config.int('alluxio.coordinator.web.port'));
 

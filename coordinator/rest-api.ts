@@ -21,6 +21,8 @@ export interface RestApiDeps {
   pathConfig?: PathConfigStore;
   /** The write cache's true persistence state, read from the metastore. */
   persistence?: () => Promise<object>;
+  /** Load jobs (GET /api/v1/jobs, /api/v1/jobs/:id). */
+  jobs?: { list(): object[]; get(ref: { id: string }): object };
 }
 
 const PATH_CONFIG_VERSION_HEADER = 'X-Alluxio-Path-Config-Version';
@@ -83,6 +85,15 @@ export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
     } catch (err) {
       next(err);
     }
+  });
+
+  app.get('/api/v1/jobs', (_req, res) => {
+    res.json({ jobs: deps.jobs?.list() ?? [] });
+  });
+
+  app.get('/api/v1/jobs/:id', (req, res) => {
+    if (!deps.jobs) throw new CoordinatorError('NOT_FOUND', `no job ${req.params.id}`);
+    res.json(deps.jobs.get({ id: req.params.id }));
   });
 
   // The body is the document whatever its content type: parsed here, so errors name the position.

@@ -21,6 +21,7 @@ import { RemoteMetastore } from './cluster/metastore-client.js';
 import { LocalWriteStore } from './writecache/local-store.js';
 import { ReplicaClient, replicaHandlers } from './writecache/replication.js';
 import { WriteCache } from './writecache/write-cache.js';
+import { jobHandlers } from './jobs/job-handlers.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -29,6 +30,8 @@ export interface WorkerHandle {
   readonly s3Port: number;
   readonly rpcPort: number;
   readonly cacheDir: string;
+  /** Resolves when the coordinator has completed this worker's decommission (the CLI then stops it). */
+  readonly decommissioned: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,13 +128,18 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
-    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local));
+    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), {
+      ...replicaHandlers(local),
+      ...jobHandlers({ selfId: id, view, objects, pages, concurrency: config.int('alluxio.worker.job.load.concurrency'), log: log.child({ component: 'jobs' }) }),
+    });
     const hostname = config.string('alluxio.worker.hostname');
     const rpcPort = await peerServer.listen(hostname, config.int('alluxio.worker.rpc.port'));
     closers.push(() => peerServer.close());
     const peerHealth = new PeerHealth(id);
     closers.push(() => peerHealth.close());
 
+    let markDecommissioned!: () => void;
+    const decommissioned = new Promise<void>((resolve) => { markDecommissioned = resolve; });
     // Bucket tags live in the coordinator; the client exists once registration starts below.
     let coordinator: CoordinatorClient | undefined;
     const viaCoordinator = () => {
@@ -185,6 +193,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       cacheUsage: () => ({ used_bytes: pages.usage().usedBytes, capacity_bytes: pages.usage().capacityBytes, pages: pages.usage().pages }),
       view,
       log: log.child({ component: 'coordinator-client' }),
+      onDecommissioned: () => markDecommissioned(),
     });
     // Closed first of all (closers run in reverse): leave the ring before the servers go.
     const link = coordinator;
@@ -207,7 +216,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       view.on('change', () => { if (mounts.ready) { clearTimeout(timer); resolve(); } });
     });
     log.info({ s3_port: s3Port, rpc_port: rpcPort, cache_dir: cacheDir }, 'worker started');
-    return { id, s3Port, rpcPort, cacheDir, close };
+    return { id, s3Port, rpcPort, cacheDir, decommissioned, close };
   } catch (err) {
     await close();
     throw err;

@@ -14,6 +14,8 @@ export interface CoordinatorClientOptions {
   cacheUsage: () => CacheUsage;
   view: ClusterView;
   log: Logger;
+  /** The coordinator says this worker's decommission is complete: it should leave and stop. */
+  onDecommissioned?: () => void;
 }
 
 export class CoordinatorClient {
@@ -63,6 +65,12 @@ export class CoordinatorClient {
     try {
       const me = this.opts.registration();
       const res = await unary<object, HeartbeatResponse>(this.client, 'Heartbeat', { id: me.id, cache: this.opts.cacheUsage() }, Math.max(this.heartbeatMs, 1000));
+      if (res.decommissioned && !this.closed) {
+        this.opts.log.info('decommission complete: this worker leaves the cluster');
+        this.opts.onDecommissioned?.();
+        // No more heartbeats: close() unregisters.
+        return;
+      }
       if (res.reregister && !this.closed) {
         this.opts.log.warn('the coordinator does not know this worker; registering again');
         await this.register();
