@@ -124,8 +124,8 @@ export function jobCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y
     .command('load <path>', 'Preload every object under a path (/bucket/dir or s3://bucket/dir) into the cache; shows progress until the job ends', (a) => a
       .positional('path', { type: 'string', demandOption: true })
-      .option('stop', { type: 'boolean', default: false, describe: 'stop the running load of this path' })
-      .option('resume', { type: 'boolean', default: false, describe: 'only resume a stopped or failed load of this path (running the command again resumes too)' })
+      .option('stop', { type: 'boolean', describe: 'stop the running load of this path' })
+      .option('resume', { type: 'boolean', describe: 'only resume a stopped or failed load of this path (running the command again resumes too)' })
       .option('wait', { type: 'boolean', default: true, describe: 'watch the job until it ends (--no-wait: start it and return)' })
       .option('interval', { type: 'number', default: 2, describe: 'seconds between progress lines when stdout is not a terminal' })
       .conflicts('stop', 'resume'),
