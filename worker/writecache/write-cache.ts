@@ -487,8 +487,10 @@ export class WriteCache {
       if (heir !== this.o.selfId) continue;
       await this.o.metastore.transact(async (tx) => {
         const cur = await getEntry(tx, e.path);
-        if (cur?.writeId === e.writeId && !keeps(cur)) await putEntry(tx, { ...cur, persister: this.o.selfId, dueMs: Date.now() }, cur);
-      }).then(() => this.o.log.info({ path: e.path, from: e.persister }, 'took over the persistence of an object whose persister left the ring'), () => undefined);
+        if (cur?.writeId !== e.writeId || keeps(cur) || cur.persister === this.o.selfId) return false;
+        await putEntry(tx, { ...cur, persister: this.o.selfId, dueMs: Date.now() }, cur);
+        return true;
+      }).then((claimed) => { if (claimed) this.o.log.info({ path: e.path, from: e.persister }, 'took over the persistence of an object whose persister left the ring'); }, () => undefined);
     }
   }
 
