@@ -82,9 +82,9 @@ export async function workerList(args: GlobalArgs & { json?: boolean }): Promise
     console.log(JSON.stringify({ clusterVersion: res.cluster_version, workers }, null, 2));
     return;
   }
-  const rows = [['ID', 'ADDRESS', 'S3', 'GRPC', 'STATE', 'HEALTH', 'CACHE USED/CAPACITY', 'RING SHARE']];
+  const rows = [['ID', 'ADDRESS', 'S3', 'GRPC', 'HEALTH', 'CACHE USED/CAPACITY', 'RING SHARE', 'STATE']];
   for (const w of workers) {
-    rows.push([w.id, w.address, String(w.s3Port), String(w.rpcPort), w.state, w.health, `${formatBytes(w.cacheUsedBytes)}/${formatBytes(w.cacheCapacityBytes)}`, `${(w.ringShare * 100).toFixed(1)}%`]);
+    rows.push([w.id, w.address, String(w.s3Port), String(w.rpcPort), w.health, `${formatBytes(w.cacheUsedBytes)}/${formatBytes(w.cacheCapacityBytes)}`, `${(w.ringShare * 100).toFixed(1)}%`, w.state]);
   }
   console.log(table(rows));
 }
