@@ -6,7 +6,7 @@ import http from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
 import { XMLParser } from 'fast-xml-parser';
-import type { ListWorkersResponse } from '../proto/index.js';
+import { OperationsService, type FreeResponse, type ListWorkersResponse } from '../proto/index.js';
 import { callCoordinator, CliError, configFrom, formatBytes, table, type GlobalArgs } from './common.js';
 
 type FsArgs = GlobalArgs & { endpoint?: string; path: string };
@@ -127,6 +127,18 @@ async function cat(args: FsArgs): Promise<void> {
   await pipeline(res, process.stdout);
 }
 
+/** Drops the cached pages under a path on every worker; unpersisted write-cache data stays. */
+async function free(args: FsArgs & { json?: boolean }): Promise<void> {
+  const r = await callCoordinator<FreeResponse>(configFrom(args), 'FreePath', { path: args.path }, OperationsService);
+  if (args.json) {
+    console.log(JSON.stringify(r, null, 2));
+  } else {
+    console.log(`Freed ${args.path}: ${r.objects} cached object${Number(r.objects) === 1 ? '' : 's'} (${r.pages} pages, ${formatBytes(Number(r.bytes))}) on ${r.workers.length} worker${r.workers.length === 1 ? '' : 's'}`);
+    if (Number(r.unpersisted_skipped) > 0) console.log(`Skipped ${r.unpersisted_skipped} unpersisted object${Number(r.unpersisted_skipped) === 1 ? '' : 's'} (write cache): never freed before they are persisted`);
+  }
+  if (r.unreachable.length) throw new CliError(`could not free on ${r.unreachable.join(', ')}`);
+}
+
 export function fsCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   const withPath = (a: Argv<GlobalArgs>) => a
     .positional('path', { type: 'string', demandOption: true, describe: '/bucket/key' })
@@ -135,5 +147,8 @@ export function fsCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command('ls <path>', 'List a bucket or directory (/ lists buckets)', withPath, (args) => ls(args as FsArgs))
     .command('stat <path>', 'Show an object\'s metadata', withPath, (args) => stat(args as FsArgs))
     .command('cat <path>', 'Write an object\'s bytes to stdout', withPath, (args) => cat(args as FsArgs))
-    .demandCommand(1, 'name an fs command: ls, stat or cat');
+    .command('free <path>', 'Evict the cached pages of every object under a path (/bucket/dir) on every worker; unpersisted data is kept', (a) => a
+      .positional('path', { type: 'string', demandOption: true, describe: '/bucket, /bucket/dir or s3://bucket/dir' })
+      .option('json', { type: 'boolean', default: false }), (args) => free(args as FsArgs & { json?: boolean }))
+    .demandCommand(1, 'name an fs command: ls, stat, cat or free');
 }

@@ -8,7 +8,8 @@ import { ConfigError } from '../common/config/config.js';
 import { CliError, type GlobalArgs } from './common.js';
 import { clusterStart, runCoordinator, runWorker } from './process-commands.js';
 import { mountCommands } from './mount-commands.js';
-import { workerList, workerListCommand } from './worker-commands.js';
+import { workerDecommission, workerList, workerListCommand } from './worker-commands.js';
+import { jobCommands } from './job-commands.js';
 import { fsCommands } from './fs-commands.js';
 import { confCommands } from './conf-commands.js';
 import { asyncPersistCommands } from './async-persist-commands.js';
@@ -31,9 +32,10 @@ const cli = yargs(hideBin(process.argv))
   .usage('$0 <command> [options]')
   .option('conf', { type: 'string', array: true, describe: 'property override key=value (repeatable); also read from $ALLUXIO_CONF_DIR/alluxio-site.properties' })
   .command('coordinator', 'Run the coordinator in the foreground', (y) => y, (args) => runCoordinator(args))
-  .command('worker [action]', 'Run a worker in the foreground; "worker list" lists workers (id, address, ports, health, cache used/capacity)', (y) => workerListCommand(y as never)
-    .positional('action', { choices: ['list'] as const, describe: 'list: show the workers the coordinator knows' }),
-  (args) => (args.action === 'list' ? workerList(args) : runWorker(args)))
+  .command('worker [action] [id]', 'Run a worker in the foreground; "worker list" lists workers (id, address, ports, state, cache used/capacity); "worker decommission ID" drains one out of the cluster', (y) => workerListCommand(y as never)
+    .positional('action', { choices: ['list', 'decommission'] as const, describe: 'list: show the workers the coordinator knows; decommission: take one out for good' })
+    .positional('id', { type: 'string', describe: 'decommission: the worker id' }),
+  (args) => (args.action === 'list' ? workerList(args) : args.action === 'decommission' ? workerDecommission(args) : runWorker(args)))
   .command('cluster <action>', 'Run a local cluster (a coordinator and N workers) in the foreground', (y) => y
     .positional('action', { choices: ['start'] as const, demandOption: true })
     .option('workers', { type: 'number', default: 3, describe: 'number of workers' })
@@ -42,6 +44,7 @@ const cli = yargs(hideBin(process.argv))
   .command('mount', 'Manage the mount table', (y) => mountCommands(y as never))
   .command('fs', 'Browse the namespace through the S3 API', (y) => fsCommands(y as never))
   .command('async-persist', 'Inspect the write cache\'s background persistence', (y) => asyncPersistCommands(y as never))
+  .command('job', 'Preload jobs: load a path into the cache, stop, resume, status', (y) => jobCommands(y as never))
   .command('conf', 'Inspect configuration', (y) => confCommands(y as never))
   .command('pathconfig', 'Path-level write policies (show, edit, set, unset, resolve)', (y) => pathConfigCommands(y as never))
   .command('credentials', 'S3 access keys of SIGV4 mode (create, list, delete)', (y) => credentialsCommands(y as never))

@@ -29,11 +29,12 @@ function stopSignal(): Promise<string> {
   });
 }
 
-async function runUntilStopped(name: string, start: (config: Config, log: ReturnType<typeof createLogger>) => Promise<{ close(): Promise<void> }>, args: GlobalArgs): Promise<void> {
+async function runUntilStopped(name: string, start: (config: Config, log: ReturnType<typeof createLogger>) => Promise<{ close(): Promise<void>; decommissioned?: Promise<void> }>, args: GlobalArgs): Promise<void> {
   const config = configFrom(args);
   const log = createLogger(name, config.string('alluxio.log.level'));
   const handle = await start(config, log);
-  const sig = await stopSignal();
+  // A decommissioned worker stops cleanly (exit 0): started again, it joins as a new member.
+  const sig = await Promise.race([stopSignal(), ...(handle.decommissioned ? [handle.decommissioned.then(() => 'decommissioned')] : [])]);
   log.info({ signal: sig }, 'stopping');
   await handle.close();
 }
@@ -104,7 +105,8 @@ export async function clusterStart(args: GlobalArgs & { workers: number; 'data-d
     }
   };
   const died = new Promise<Child>((resolve) => {
-    const watch = (c: Child) => void c.exited.then(() => { if (!stopping) resolve(c); });
+    // A worker that exits 0 was decommissioned (or stopped on purpose): the rest keeps running.
+    const watch = (c: Child) => void c.exited.then((code) => { if (!stopping && !(code === 0 && c.name !== 'coordinator')) resolve(c); });
     const orig = children.push.bind(children);
     children.push = (...cs: Child[]) => { cs.forEach(watch); return orig(...cs); };
   });

@@ -58,7 +58,7 @@ export class ClusterState {
     for (const w of loaded?.workers ?? []) {
       // A LIVE worker gets a fresh heartbeat so the ring does not churn while workers
       // reconnect; if it never comes back the lost-worker timer marks it LOST later.
-      this.workers.set(w.id, w.state === 'LIVE' ? { ...w, last_heartbeat_ms: now } : w);
+      this.workers.set(w.id, w.state === 'LIVE' || w.state === 'DECOMMISSIONING' ? { ...w, last_heartbeat_ms: now } : w);
     }
     for (const [bucket, tags] of Object.entries(loaded?.bucketTags ?? {})) this.bucketTags.set(bucket, tags);
     for (const [bucket, perms] of Object.entries(loaded?.bucketPermissions ?? {})) this.bucketPermissions.set(bucket, perms);
@@ -213,6 +213,7 @@ export class ClusterState {
       mounts: this.listMounts(),
       path_config: { json: this.pathConfig.json, version: this.pathConfig.version },
       write_cache_enabled: this.writeCacheEnabled,
+      draining: this.listWorkers().filter((w) => w.state === 'DECOMMISSIONING'),
     });
   }
 

@@ -46,7 +46,7 @@ export interface CoordinatorServiceDeps {
   clusterSecret?: string;
 }
 
-function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
+export function toStatus(err: unknown, method: string, log: Logger): Partial<grpc.StatusObject> {
   if (err instanceof CoordinatorError) {
     log.debug({ method, code: err.code, reason: err.message }, 'request refused');
     return { code: grpc.status[err.code], details: err.message };

@@ -29,6 +29,7 @@ import { MountTable, rootMountFromConfig } from './mount-table.js';
 import { createRestApi } from './rest-api.js';
 import { StateStore } from './state-store.js';
 import { WatchHub } from './watch-hub.js';
+import { OperationsService, startOperations } from './jobs/index.js';
 
 export interface CoordinatorHandle {
   /** The bound gRPC port (the configured one, or the one the OS chose for port 0). */
@@ -138,6 +139,10 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     const metastore = await openMetastore(config, stateDir, rootLog.child({ component: 'metastore' }));
     closers.push(() => metastore.close());
 
+    // Load jobs, fs free and decommission; RUNNING jobs resume here.
+    const operations = await startOperations({ config, state, membership, metastore, stateDir, log: rootLog.child({ component: 'operations' }) });
+    closers.push(() => operations.close());
+
     const metrics = new CoordinatorMetrics();
     const status = new StatusView({ state, membership, mounts, pathConfig, entries: () => allEntries(metastore) });
     metrics.readFrom(() => status.status());
@@ -147,13 +152,14 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     grpcServer.addService(CoordinatorService.service, metrics.instrument('Coordinator', CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state), permissions, clusterSecret: await loadClusterSecret(config, stateDir) }, rootLog.child({ component: 'grpc' }))));
     grpcServer.addService(PathConfigService.service, metrics.instrument('PathConfig', PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' }))));
     grpcServer.addService(MetastoreService.service, metrics.instrument('Metastore', MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' }))));
+    grpcServer.addService(OperationsService.service, metrics.instrument('Operations', OperationsService.service, operations.service));
     const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')), grpcTls(config).server());
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());
     closers.push(() => permissions.close());
 
-    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, permissions, persistence: () => persistenceSummary(metastore), extraRoutes: statusRoutes(status, metrics) }, rootLog.child({ component: 'rest' })));
+    const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, permissions, persistence: () => persistenceSummary(metastore), extraRoutes: statusRoutes(status, metrics), jobs: operations.jobs }, rootLog.child({ component: 'rest' })));
     closers.push(() => closeHttp(httpServer));
     const webPort = await listenHttp(httpServer, host, config.int('alluxio.coordinator.web.port'));
 

@@ -73,10 +73,13 @@ export class Membership {
     const now = this.now();
     const address = addressOf(req.address);
     const known = this.state.getWorker(id);
+    // A draining worker that reconnects keeps draining; a DECOMMISSIONED one started again
+    // joins as any worker does.
+    const draining = known?.state === 'DECOMMISSIONING';
     const worker: WorkerInfo = {
       id,
       address,
-      state: 'LIVE',
+      state: draining ? 'DECOMMISSIONING' : 'LIVE',
       last_heartbeat_ms: now,
       cache: cacheOf(req.cache),
       registered_at_ms: now,
@@ -90,6 +93,7 @@ export class Membership {
     if (!known) this.log.info(fields, 'worker registered');
     else if (!sameAddress(known.address, address)) this.log.info({ ...fields, old_address: known.address }, 'worker registered with a new address');
     else if (known.state === 'LOST') this.log.info(fields, 'worker back');
+    else if (known.state === 'DECOMMISSIONED') this.log.info(fields, 'decommissioned worker registered again: it joins the ring');
     else {
       ringChanged = false;
       this.log.debug(fields, 'worker registered again');
@@ -102,9 +106,11 @@ export class Membership {
     const id = req.id ?? '';
     const known = id === '' ? undefined : this.state.getWorker(id);
     if (!known) return { reregister: true, cluster_version: this.state.clusterVersion };
+    if (known.state === 'DECOMMISSIONED') return { reregister: false, cluster_version: this.state.clusterVersion, decommissioned: true };
     const wasLost = known.state === 'LOST';
+    const state = known.state === 'DECOMMISSIONING' ? 'DECOMMISSIONING' : 'LIVE';
     // Heartbeats change only in-memory fields; they are persisted with the next commit.
-    this.state.setWorker({ ...known, state: 'LIVE', last_heartbeat_ms: this.now(), cache: req.cache ? cacheOf(req.cache) : known.cache });
+    this.state.setWorker({ ...known, state, last_heartbeat_ms: this.now(), cache: req.cache ? cacheOf(req.cache) : known.cache });
     if (wasLost) {
       this.log.info({ worker_id: id, address: known.address, silent_ms: this.now() - known.last_heartbeat_ms }, 'worker back');
       await this.state.commit(`heartbeat ${id}`, { bump: true });
@@ -130,17 +136,56 @@ export class Membership {
     return { workers: this.state.listWorkers(), cluster_version: this.state.clusterVersion };
   }
 
-  /** Marks every LIVE worker silent for longer than the timeout LOST, as one change. */
+  /**
+   * Takes a LIVE worker out of the ring for good: DECOMMISSIONING until nothing unpersisted
+   * depends on it (coordinator/jobs/decommission.ts decides), then DECOMMISSIONED. Idempotent.
+   */
+  async decommission(id: string): Promise<WorkerInfo> {
+    const known = this.state.getWorker(id);
+    if (!known) throw new CoordinatorError('NOT_FOUND', `no worker ${id}; see alluxio worker list`);
+    if (known.state === 'DECOMMISSIONING' || known.state === 'DECOMMISSIONED') return known;
+    if (known.state === 'LOST') throw new CoordinatorError('FAILED_PRECONDITION', `worker ${id} is LOST: it cannot hand over anything; its objects were taken over when it was lost`);
+    const others = this.state.listWorkers().filter((w) => w.state === 'LIVE' && w.id !== id);
+    if (others.length === 0) throw new CoordinatorError('FAILED_PRECONDITION', `worker ${id} is the last live worker: nothing could take over its keys`);
+    const next: WorkerInfo = { ...known, state: 'DECOMMISSIONING' };
+    this.state.setWorker(next);
+    this.log.info({ worker_id: id, address: known.address }, 'worker decommissioning: out of the ring');
+    await this.state.commit(`decommission ${id}`, { bump: true });
+    return next;
+  }
+
+  /** The end of a decommission: the worker is told to leave at its next heartbeat. */
+  async completeDecommission(id: string): Promise<void> {
+    const known = this.state.getWorker(id);
+    if (known?.state !== 'DECOMMISSIONING') return;
+    this.state.setWorker({ ...known, state: 'DECOMMISSIONED' });
+    this.log.info({ worker_id: id }, 'worker decommissioned');
+    await this.state.commit(`decommissioned ${id}`, { bump: true });
+  }
+
+  /**
+   * Marks every LIVE (or draining) worker silent for longer than the timeout LOST, as one
+   * change; a DECOMMISSIONED worker that went away without unregistering is forgotten.
+   */
   async detectLost(): Promise<void> {
     const now = this.now();
     let lost = 0;
+    let forgotten = 0;
     for (const w of this.state.listWorkers()) {
-      if (w.state !== 'LIVE' || now - w.last_heartbeat_ms <= this.opts.workerTimeoutMs) continue;
+      if (now - w.last_heartbeat_ms <= this.opts.workerTimeoutMs) continue;
+      if (w.state === 'DECOMMISSIONED') {
+        this.state.deleteWorker(w.id);
+        this.log.info({ worker_id: w.id }, 'decommissioned worker gone: forgotten');
+        forgotten += 1;
+        continue;
+      }
+      if (w.state !== 'LIVE' && w.state !== 'DECOMMISSIONING') continue;
       this.state.setWorker({ ...w, state: 'LOST' });
-      this.log.warn({ worker_id: w.id, address: w.address, silent_ms: now - w.last_heartbeat_ms }, 'worker lost');
+      this.log.warn({ worker_id: w.id, address: w.address, silent_ms: now - w.last_heartbeat_ms, was: w.state }, 'worker lost');
       lost += 1;
     }
     if (lost > 0) await this.state.commit(`${lost} worker(s) lost`, { bump: true });
+    else if (forgotten > 0) await this.state.commit(`${forgotten} decommissioned worker(s) forgotten`, { bump: false });
     else if (this.state.hasUnpublished()) await this.state.commit('retry after a failed save', { bump: false });
   }
 }

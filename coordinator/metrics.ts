@@ -79,8 +79,7 @@ export class CoordinatorMetrics {
       });
     };
     gauge('alluxio_coordinator_workers', 'Known workers by state (LIVE workers form the ring).', ['state'], (g, s) => {
-      g.set({ state: 'LIVE' }, s.membersByState.LIVE);
-      g.set({ state: 'LOST' }, s.membersByState.LOST);
+      for (const [state, n] of Object.entries(s.membersByState)) g.set({ state }, n);
     });
     gauge('alluxio_cluster_version', 'The cluster version: bumped on every membership, mount or path-config change; workers serve with the snapshot of this version once it reaches them.', [], (g, s) => g.set(s.clusterVersion));
     gauge('alluxio_coordinator_mounts', 'Mount points in the mount table, the root included.', [], (g, s) => g.set(s.mounts.length));

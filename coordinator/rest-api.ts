@@ -27,6 +27,8 @@ export interface RestApiDeps {
   permissions?: BucketPermissions;
   /** More routes served before the 404 (the status page, /api/v1/status, /metrics). */
   extraRoutes?: express.Router;
+  /** Load jobs (GET /api/v1/jobs, /api/v1/jobs/:id). */
+  jobs?: { list(): object[]; get(ref: { id: string }): object };
 }
 
 const PATH_CONFIG_VERSION_HEADER = 'X-Alluxio-Path-Config-Version';
@@ -89,6 +91,15 @@ export function createRestApi(deps: RestApiDeps, log: Logger): express.Express {
     } catch (err) {
       next(err);
     }
+  });
+
+  app.get('/api/v1/jobs', (_req, res) => {
+    res.json({ jobs: deps.jobs?.list() ?? [] });
+  });
+
+  app.get('/api/v1/jobs/:id', (req, res) => {
+    if (!deps.jobs) throw new CoordinatorError('NOT_FOUND', `no job ${req.params.id}`);
+    res.json(deps.jobs.get({ id: req.params.id }));
   });
 
   // The body is the document whatever its content type: parsed here, so errors name the position.

@@ -169,7 +169,7 @@ function parseWorker(v: unknown, where: string): WorkerInfo {
   if (!isObject(a)) fail(`${where}.address is not an object`);
   const c = isObject(v.cache) ? v.cache : { used_bytes: 0, capacity_bytes: 0, pages: 0 };
   const state = str(v, 'state', where);
-  if (state !== 'LIVE' && state !== 'LOST') fail(`${where}.state is neither LIVE nor LOST`);
+  if (state !== 'LIVE' && state !== 'LOST' && state !== 'DECOMMISSIONING' && state !== 'DECOMMISSIONED') fail(`${where}.state is not LIVE, LOST, DECOMMISSIONING or DECOMMISSIONED`);
   const id = str(v, 'id', where);
   if (id === '') fail(`${where}.id is empty`);
   return {

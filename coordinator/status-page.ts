@@ -33,6 +33,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   td.num, th.num { text-align:right; font-variant-numeric: tabular-nums; }
   .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#fff; background:var(--ok); }
   .badge.LOST, .badge.off, .badge.fail { background:var(--bad); }
+  .badge.DECOMMISSIONING, .badge.DECOMMISSIONED { background:#8a6d00; }
   .badge.ro { background:var(--warn); }
   .badge.muted { background:#8a93a6; }
   .bar { position:relative; height:8px; width:120px; background:var(--line); border-radius:4px; overflow:hidden; display:inline-block; vertical-align:middle; margin-right:8px; }

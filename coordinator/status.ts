@@ -5,6 +5,7 @@
  * pinned bytes and the persistence backlog from the write cache's entries in the metastore
  * (the coordinator never asks a worker).
  */
+import type { WorkerState } from '../proto/index.js';
 import type { WriteEntry } from '../common/metastore/write-entries.js';
 import { Ring } from '../common/ring.js';
 import type { ClusterState } from './cluster-state.js';
@@ -14,7 +15,7 @@ import type { PathConfigStore } from './path-config-store.js';
 
 export interface WorkerStatus {
   id: string;
-  state: 'LIVE' | 'LOST';
+  state: WorkerState;
   host: string;
   s3Port: number;
   rpcPort: number;
@@ -49,7 +50,8 @@ export interface ClusterStatus {
   generatedAtMs: number;
   clusterVersion: number;
   writeCacheEnabled: boolean;
-  membersByState: { LIVE: number; LOST: number };
+  /** Workers per state; every state is present, 0 when none. */
+  membersByState: Record<WorkerState, number>;
   workers: WorkerStatus[];
   mounts: { path: string; ufsUri: string; readOnly: boolean; options: Record<string, string> }[];
   pathConfig: { version: number; document: unknown };
@@ -114,7 +116,7 @@ export class StatusView {
       generatedAtMs: at,
       clusterVersion: cluster_version,
       writeCacheEnabled: state.isWriteCacheEnabled,
-      membersByState: { LIVE: live.length, LOST: workers.length - live.length },
+      membersByState: countByState(workers),
       workers: workers.map((w) => ({
         id: w.id,
         state: w.state,
@@ -169,4 +171,10 @@ export class StatusView {
     }
     return { summary, pinned, queues };
   }
+}
+
+function countByState(workers: readonly { state: WorkerState }[]): Record<WorkerState, number> {
+  const counts: Record<WorkerState, number> = { LIVE: 0, LOST: 0, DECOMMISSIONING: 0, DECOMMISSIONED: 0 };
+  for (const w of workers) counts[w.state] += 1;
+  return counts;
 }

@@ -24,10 +24,11 @@ export const CoordinatorService = pkg.alluxio.cluster.Coordinator;
 export const WorkerPeerService = pkg.alluxio.cluster.WorkerPeer;
 export const MetastoreService = pkg.alluxio.cluster.Metastore;
 export const PathConfigService = pkg.alluxio.cluster.PathConfig;
+export const OperationsService = pkg.alluxio.cluster.Operations;
 
 export interface WorkerAddress { host: string; s3_port: number; rpc_port: number; https_port: number; web_port: number }
 export interface CacheUsage { used_bytes: number; capacity_bytes: number; pages: number }
-export type WorkerState = 'LIVE' | 'LOST';
+export type WorkerState = 'LIVE' | 'LOST' | 'DECOMMISSIONING' | 'DECOMMISSIONED';
 export interface WorkerInfo {
   id: string;
   address: WorkerAddress;
@@ -40,7 +41,7 @@ export interface WorkerInfo {
 export interface MountInfo { path: string; ufs_uri: string; options: Record<string, string>; read_only: boolean }
 export interface PathConfigDocument { json: string; version: number }
 export interface ResolvedPolicy { json: string }
-export interface ClusterSnapshot { version: number; members: WorkerInfo[]; mounts: MountInfo[]; path_config: PathConfigDocument | null; write_cache_enabled: boolean }
+export interface ClusterSnapshot { version: number; members: WorkerInfo[]; mounts: MountInfo[]; path_config: PathConfigDocument | null; write_cache_enabled: boolean; draining?: WorkerInfo[] }
 export interface MetaVersion { version: number }
 export interface MetaGetResponse { found: boolean; value: Buffer; read_version: number }
 export interface MetaKeyValue { key: Buffer; value: Buffer }
@@ -52,7 +53,7 @@ export interface MetaCommitResponse { committed: boolean; version: number; confl
 export interface RegisterWorkerRequest { id: string; address: WorkerAddress; cache: CacheUsage; version: string }
 export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number; cluster_secret?: string }
 export interface HeartbeatRequest { id: string; cache: CacheUsage }
-export interface HeartbeatResponse { reregister: boolean; cluster_version: number }
+export interface HeartbeatResponse { reregister: boolean; cluster_version: number; decommissioned?: boolean }
 export interface ListWorkersResponse { workers: WorkerInfo[]; cluster_version: number }
 export interface ListMountsResponse { mounts: MountInfo[] }
 export interface PingResponse { id: string; cluster_version: number }
@@ -60,6 +61,22 @@ export interface ReplicaChunk { path: string; write_id: string; data: Buffer }
 export interface ReplicaAck { size: number; md5_hex: string }
 export interface ReplicaRef { path: string; write_id: string }
 export interface Empty {}
+export interface LoadKeysRequest { job_id: string; paths: string[] }
+export type LoadKeyStatus = 'LOADED' | 'FAILED' | 'NOT_OWNER';
+export interface LoadKeyResult { path: string; status: LoadKeyStatus; bytes: number; reason: string }
+export interface LoadKeysResponse { results: LoadKeyResult[] }
+export interface FreePrefixRequest { prefix: string }
+export interface FreePrefixResponse { objects: number; pages: number; bytes: number }
+export type JobState = 'RUNNING' | 'STOPPED' | 'COMPLETED' | 'FAILED';
+export interface JobFailure { path: string; reason: string }
+export interface JobInfo {
+  id: string; type: string; path: string; state: JobState;
+  files_total: number; files_done: number; files_failed: number; bytes_total: number; bytes_done: number;
+  start_ms: number; end_ms: number; listing_done: boolean; failures: JobFailure[]; error: string; updated_ms: number;
+}
+export interface JobListResponse { jobs: JobInfo[] }
+export interface FreeResponse { objects: number; pages: number; bytes: number; unpersisted_skipped: number; workers: string[]; unreachable: string[] }
+export interface DecommissionStatus { id: string; state: 'DECOMMISSIONING' | 'DECOMMISSIONED'; backlog: number; transient: number; started_ms: number }
 export interface BucketRequest { bucket: string }
 export interface BucketTagging { bucket: string; tags: Record<string, string>; present: boolean }
 export type GrantPermission = 'read' | 'write';

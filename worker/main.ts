@@ -32,6 +32,7 @@ import { WorkerWebServer } from './web-server.js';
 import { grpcTls } from '../proto/tls.js';
 import { PeerAuth, PeerHttp } from './cluster/peer-http.js';
 import { httpsFiles } from './s3/tls-files.js';
+import { jobHandlers } from './jobs/job-handlers.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -44,6 +45,8 @@ export interface WorkerHandle {
   /** 0 when HTTPS is not configured. */
   readonly httpsPort: number;
   readonly cacheDir: string;
+  /** Resolves when the coordinator has completed this worker's decommission (the CLI then stops it). */
+  readonly decommissioned: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -147,13 +150,18 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       if (c.membersChanged || c.mountsChanged) objects.forgetMetadata();
     });
 
-    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), replicaHandlers(local, replication), tls.server());
+    const peerServer = new PeerServer(() => ({ id, cluster_version: view.version }), {
+      ...replicaHandlers(local, replication),
+      ...jobHandlers({ selfId: id, view, objects, pages, concurrency: config.int('alluxio.worker.job.load.concurrency'), log: log.child({ component: 'jobs' }) }),
+    }, tls.server());
     const hostname = config.string('alluxio.worker.hostname');
     const rpcPort = await peerServer.listen(hostname, config.int('alluxio.worker.rpc.port'));
     closers.push(() => peerServer.close());
     const peerHealth = new PeerHealth(id, undefined, undefined, tls.channel());
     closers.push(() => peerHealth.close());
 
+    let markDecommissioned!: () => void;
+    const decommissioned = new Promise<void>((resolve) => { markDecommissioned = resolve; });
     // Bucket tags live in the coordinator; the client exists once registration starts below.
     let coordinator: CoordinatorClient | undefined;
     const viaCoordinator = () => {
@@ -178,7 +186,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       default:
         authenticator = new SimpleAuthenticator();
     }
-    const permissions = new PermissionsWatch(coordinatorAddress, id, log.child({ component: 'permissions' }));
+    const permissions = new PermissionsWatch(coordinatorAddress, id, log.child({ component: 'permissions' }), tls.channel());
     closers.push(() => permissions.close());
     permissions.start();
     const access = new Authorizer(authMode, config.string('alluxio.security.admin.users').split(','), permissions);
@@ -261,6 +269,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       cacheUsage: () => ({ used_bytes: pages.usage().usedBytes, capacity_bytes: pages.usage().capacityBytes, pages: pages.usage().pages }),
       view,
       log: log.child({ component: 'coordinator-client' }),
+      onDecommissioned: () => markDecommissioned(),
     });
     // Closed first of all (closers run in reverse): leave the ring before the servers go.
     const link = coordinator;
@@ -284,7 +293,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
     });
     if (access.enforcing) await permissions.whenReady(10_000);
     log.info({ s3_port: s3Port, https_port: httpsPort, rpc_port: rpcPort, web_port: webPort, grpc_tls: tls.enabled, cache_dir: cacheDir, authentication: authMode }, 'worker started');
-    return { id, s3Port, rpcPort, httpsPort, webPort, cacheDir, close };
+    return { id, s3Port, rpcPort, httpsPort, webPort, cacheDir, decommissioned, close };
   } catch (err) {
     await close();
     throw err;

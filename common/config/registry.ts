@@ -123,6 +123,10 @@ const keys: PropertyKey[] = [
 
   // ---- operations: metrics, jobs, decommission ----
   { name: 'alluxio.worker.web.port', type: 'int', default: '30000', description: 'Worker web port: Prometheus /metrics and /health (the S3 port cannot serve /metrics: that is the listing of a bucket named "metrics"). 0 picks a free port.' },
+  { name: 'alluxio.job.batch.size', type: 'int', default: '200', description: 'Objects the coordinator hands a worker in one batch of a load job (alluxio job load).' },
+  { name: 'alluxio.job.load.batches.per.worker', type: 'int', default: '2', description: 'Batches of a load job in flight to one worker at a time; with the batch size it bounds how far a job reads ahead of its progress.' },
+  { name: 'alluxio.worker.job.load.concurrency', type: 'int', default: '16', description: 'Objects a worker loads into its cache at the same time for one batch of a load job.' },
+  { name: 'alluxio.coordinator.decommission.check.interval', type: 'duration', default: '1sec', description: 'How often the coordinator checks whether a DECOMMISSIONING worker still holds unpersisted data; once nothing depends on it, it is DECOMMISSIONED.' },
 
 ];
 

@@ -179,6 +179,30 @@ export class TestCluster {
     return (await fetch(`${w.endpoint}/_alluxio/stats`)).json() as Promise<WorkerStats>;
   }
 
+  /** Starts one more worker (worker-N, fresh ports and cache) and waits until every worker sees it. */
+  async addWorker(extraConf: Record<string, string> = {}): Promise<TestWorker> {
+    const i = this.workers.length;
+    const s3Port = await freePort();
+    const rpcPort = await freePort();
+    const webPort = await freePort();
+    const cacheDir = path.join(this.dataDir, 'cache', `worker-${i}`);
+    const conf = {
+      ...this.baseConf,
+      'alluxio.worker.id': `worker-${i}`,
+      'alluxio.worker.s3.port': String(s3Port),
+      'alluxio.worker.rpc.port': String(rpcPort),
+      'alluxio.worker.web.port': String(webPort),
+      'alluxio.worker.page.store.dirs': cacheDir,
+      ...(this.opts.workerConf?.(i) ?? {}),
+      ...extraConf,
+    };
+    const w: TestWorker = { index: i, id: `worker-${i}`, s3Port, rpcPort, webPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined };
+    this.workers.push(w);
+    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
+    await this.waitSettled();
+    return w;
+  }
+
   async killWorker(w: TestWorker, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     await stop(w.p, signal);
   }

@@ -53,6 +53,23 @@ describe('Ring', () => {
     assert.ok(share >= 0.15 && share <= 0.35, `moved ${(share * 100).toFixed(1)}%`);
   });
 
+  it('growing from N to N+1 members (N = 1…9) moves about 1/(N+1) of the keys, only to the new member', () => {
+    for (let n = 1; n <= 9; n++) {
+      const members = Array.from({ length: n }, (_, i) => `worker-${i}`);
+      const before = ownersOf(new Ring(members));
+      const after = ownersOf(new Ring([...members, `worker-${n}`]));
+      let moved = 0;
+      for (let i = 0; i < KEYS.length; i++) {
+        if (before[i] === after[i]) continue;
+        moved++;
+        assert.equal(after[i], `worker-${n}`, `${n}→${n + 1}: ${KEYS[i]} moved between old members`);
+      }
+      const expected = 1 / (n + 1);
+      const share = moved / KEYS.length;
+      assert.ok(share >= expected * 0.6 && share <= expected * 1.4, `${n}→${n + 1} moved ${(share * 100).toFixed(1)}%, expected about ${(expected * 100).toFixed(1)}%`);
+    }
+  });
+
   it('removing a member moves only the keys it owned', () => {
     const before = ownersOf(new Ring(['w1', 'w2', 'w3', 'w4']));
     const after = ownersOf(new Ring(['w1', 'w2', 'w4']));

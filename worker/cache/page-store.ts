@@ -87,6 +87,8 @@ export class PageStore {
   private readonly dirRefs = new Map<string, Map<string, number>>();
   /** `keyHash/fpHash` directories known to exist with their meta file. */
   private readonly knownDirs = new Set<string>();
+  /** keyHash → key, for the keys whose name this process has seen (others are read from meta.json on demand). */
+  private readonly keyNames = new Map<string, string>();
   /** Page id → unlink in flight of its file; a new file is renamed there only after it. */
   private readonly unlinking = new Map<string, Promise<void>>();
   /** Removals whose bytes no write has claimed yet (counted in pendingBytes). */
@@ -232,6 +234,58 @@ export class PageStore {
       waits.push(put.done);
     }
     await Promise.all(waits);
+  }
+
+  /**
+   * Drops the pages of every key `matches` accepts (writes in flight included), as `invalidate`
+   * does for one key. Keys are hashed on disk: a name this process has not seen is read from its
+   * meta.json. Answers what was dropped.
+   */
+  async invalidateMatching(matches: (key: string) => boolean): Promise<{ keys: number; pages: number; bytes: number }> {
+    const hashes = new Set<string>([...this.byKey.keys(), ...[...this.puts.values()].map((p) => p.keyHash)]);
+    const waits: Promise<void>[] = [];
+    let keys = 0;
+    let pages = 0;
+    let bytes = 0;
+    for (const keyHash of hashes) {
+      const name = await this.keyName(keyHash);
+      if (name === undefined || !matches(name)) continue;
+      const entries = this.entriesOf(keyHash, () => true);
+      let inflight = false;
+      for (const put of this.puts.values()) {
+        if (put.keyHash !== keyHash) continue;
+        put.cancelled = true;
+        inflight = true;
+        waits.push(put.done);
+      }
+      if (entries.length === 0 && !inflight) continue;
+      keys++;
+      for (const entry of entries) {
+        pages++;
+        bytes += entry.size;
+        waits.push(this.removeEntry(entry).done);
+      }
+    }
+    await Promise.all(waits);
+    return { keys, pages, bytes };
+  }
+
+  /** The key a hash stands for: remembered from a write, else from the meta file of one of its fingerprints. */
+  private async keyName(keyHash: string): Promise<string | undefined> {
+    const known = this.keyNames.get(keyHash);
+    if (known !== undefined) return known;
+    for (const fpHash of this.byKey.get(keyHash)?.keys() ?? []) {
+      try {
+        const meta = JSON.parse(await fs.readFile(path.join(this.fpDir(keyHash, fpHash), META_FILE), 'utf8')) as { key?: unknown };
+        if (typeof meta.key === 'string' && hashKey(meta.key) === keyHash) {
+          this.keyNames.set(keyHash, meta.key);
+          return meta.key;
+        }
+      } catch {
+        // removed meanwhile, or unreadable: try another fingerprint
+      }
+    }
+    return undefined;
   }
 
   usage(): PageStoreUsage {
@@ -523,6 +577,7 @@ export class PageStore {
   /** Creates pages/<h[0:2]>/<keyHash>/<fpHash>/ with its meta file, under the key's directory lock. */
   private async ensureDir(keyHash: string, fpHash: string, key: string, fingerprint: string): Promise<void> {
     const name = `${keyHash}/${fpHash}`;
+    this.keyNames.set(keyHash, key);
     if (this.knownDirs.has(name)) return;
     await this.dirLocks.run(keyHash, async () => {
       if (this.knownDirs.has(name)) return;
@@ -572,7 +627,10 @@ export class PageStore {
     const dir = this.fpDir(keyHash, fpHash);
     await unlinkQuiet(path.join(dir, META_FILE), this.log);
     await rmdirQuiet(dir);
-    if (!this.dirRefs.has(keyHash)) await rmdirQuiet(path.dirname(dir));
+    if (!this.dirRefs.has(keyHash)) {
+      this.keyNames.delete(keyHash);
+      await rmdirQuiet(path.dirname(dir));
+    }
   }
 
   // ---- helpers ----

@@ -17,6 +17,8 @@ export interface ViewChange {
 export class ClusterView extends EventEmitter<{ change: [ViewChange] }> {
   version = -1;
   members: ReadonlyMap<string, WorkerInfo> = new Map();
+  /** DECOMMISSIONING workers: out of the ring, still serving the write-cache copies they hold. */
+  draining: ReadonlyMap<string, WorkerInfo> = new Map();
   mounts: readonly MountInfo[] = [];
   ring = new Ring([]);
   /** The path-level write policies (JSON) and whether the write cache is on, from the coordinator. */
@@ -31,12 +33,18 @@ export class ClusterView extends EventEmitter<{ change: [ViewChange] }> {
     const mountsChanged = JSON.stringify(snapshot.mounts) !== JSON.stringify(this.mounts);
     this.version = snapshot.version;
     this.members = members;
+    this.draining = new Map((snapshot.draining ?? []).map((m) => [m.id, m]));
     this.mounts = snapshot.mounts;
     this.pathConfig = snapshot.path_config ?? null;
     this.writeCacheEnabled = snapshot.write_cache_enabled === true;
     if (membersChanged) this.ring = new Ring(members.keys());
     this.emit('change', { version: snapshot.version, membersChanged, mountsChanged });
     return true;
+  }
+
+  /** A worker that can still be asked for its copies: a member of the ring or a draining one. */
+  reachable(id: string): WorkerInfo | undefined {
+    return this.members.get(id) ?? this.draining.get(id);
   }
 
   ownerOf(path: string): WorkerInfo | undefined {

@@ -18,6 +18,8 @@ export interface CoordinatorClientOptions {
   credentials?: grpc.ChannelCredentials;
   /** Receives the cluster secret the coordinator hands out at registration. */
   onClusterSecret?: (secret: string) => void;
+  /** The coordinator says this worker's decommission is complete: it should leave and stop. */
+  onDecommissioned?: () => void;
 }
 
 export class CoordinatorClient {
@@ -68,6 +70,12 @@ export class CoordinatorClient {
     try {
       const me = this.opts.registration();
       const res = await unary<object, HeartbeatResponse>(this.client, 'Heartbeat', { id: me.id, cache: this.opts.cacheUsage() }, Math.max(this.heartbeatMs, 1000));
+      if (res.decommissioned && !this.closed) {
+        this.opts.log.info('decommission complete: this worker leaves the cluster');
+        this.opts.onDecommissioned?.();
+        // No more heartbeats: close() unregisters.
+        return;
+      }
       if (res.reregister && !this.closed) {
         this.opts.log.warn('the coordinator does not know this worker; registering again');
         await this.register();

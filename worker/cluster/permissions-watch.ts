@@ -26,8 +26,8 @@ export class PermissionsWatch {
   /** True once the first list has arrived. */
   ready = false;
 
-  constructor(address: string, private readonly workerId: string, private readonly log: Logger) {
-    this.client = new CoordinatorService(address, grpc.credentials.createInsecure());
+  constructor(address: string, private readonly workerId: string, private readonly log: Logger, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
+    this.client = new CoordinatorService(address, credentials);
   }
 
   get(bucket: string): BucketGrants | undefined {

@@ -185,7 +185,7 @@ export class WriteCache {
           }
           // A version another worker is persisting right now stays with that worker, whose
           // key lock then orders the two uploads (the older can never land last).
-          const busy = prev && prev.state === 'TO_BE_PERSISTED' && prev.persister !== this.o.selfId && this.o.view.members.has(prev.persister);
+          const busy = prev && prev.state === 'TO_BE_PERSISTED' && prev.persister !== this.o.selfId && this.o.view.reachable(prev.persister) !== undefined;
           await putEntry(tx, busy ? { ...entry, persister: prev.persister } : entry, prev);
           return prev;
         });
@@ -220,7 +220,7 @@ export class WriteCache {
   async read(e: WriteEntry, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
     if (await this.o.local.has(e.path, e.writeId)) return this.o.local.read(e.path, e.writeId, range);
     for (const id of e.holders) {
-      const m = this.o.view.members.get(id);
+      const m = this.o.view.reachable(id);
       if (!m || id === this.o.selfId) continue;
       try {
         return await fetchCopy(this.o.peers, m.address, e, range, signal);
@@ -348,7 +348,7 @@ export class WriteCache {
         await this.o.local.remove(e.path, e.writeId).catch(() => undefined);
         continue;
       }
-      const m = this.o.view.members.get(id);
+      const m = this.o.view.reachable(id);
       // An unreachable holder keeps an orphan its own orphan check removes later.
       if (m) await this.o.replicas.drop(`${m.address.host}:${m.address.rpc_port}`, e.path, e.writeId).catch(() => undefined);
     }
@@ -419,7 +419,8 @@ export class WriteCache {
       const e = entry;
       const current = await this.o.metastore.transact(async (tx) => {
         const cur = await getEntry(tx, path);
-        if (cur?.writeId !== e.writeId) return false;
+        // Taken over since it was read (its persister is leaving the ring): the heir uploads it.
+        if (cur?.writeId !== e.writeId || cur.persister !== this.o.selfId) return false;
         if (cur.state !== 'TO_BE_PERSISTED') await putEntry(tx, { ...cur, state: 'TO_BE_PERSISTED' }, cur);
         return true;
       });
@@ -468,12 +469,15 @@ export class WriteCache {
   }
 
   /**
-   * After a membership change: the entries whose persister left the ring are claimed by their
-   * first live holder (WRITE_BACK), so nothing acknowledged waits on a dead worker.
+   * After a membership change: the entries whose persister left the ring (lost, or being
+   * decommissioned) are claimed by their first live holder (WRITE_BACK), so nothing
+   * acknowledged waits on a dead or departing worker. A draining persister keeps what it is
+   * uploading right now, and what no ring member holds a copy of: it persists those itself.
    */
   async takeOver(): Promise<void> {
     if (!this.enabled) return;
     const live = this.o.view.members;
+    const keeps = (e: WriteEntry) => live.has(e.persister) || (this.o.view.draining.has(e.persister) && e.state === 'TO_BE_PERSISTED');
     let entries: WriteEntry[];
     try {
       entries = await allEntries(this.o.metastore);
@@ -481,14 +485,16 @@ export class WriteCache {
       return;
     }
     for (const e of entries) {
-      if (e.policy !== 'WRITE_BACK' || live.has(e.persister)) continue;
+      if (e.policy !== 'WRITE_BACK' || keeps(e)) continue;
       // A tombstone has no copies: the path's owner on the ring takes it.
       const heir = e.holders.length ? e.holders.find((h) => live.has(h)) : this.o.view.ring.owner(e.path);
       if (heir !== this.o.selfId) continue;
       await this.o.metastore.transact(async (tx) => {
         const cur = await getEntry(tx, e.path);
-        if (cur?.writeId === e.writeId && !live.has(cur.persister)) await putEntry(tx, { ...cur, persister: this.o.selfId, dueMs: Date.now() }, cur);
-      }).then(() => this.o.log.info({ path: e.path, from: e.persister }, 'took over the persistence of a lost worker\'s object'), () => undefined);
+        if (cur?.writeId !== e.writeId || keeps(cur) || cur.persister === this.o.selfId) return false;
+        await putEntry(tx, { ...cur, persister: this.o.selfId, dueMs: Date.now() }, cur);
+        return true;
+      }).then((claimed) => { if (claimed) this.o.log.info({ path: e.path, from: e.persister }, 'took over the persistence of an object whose persister left the ring'); }, () => undefined);
     }
   }
 
