@@ -22,6 +22,8 @@ export class CoordinatorClient {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stream: grpc.ClientReadableStream<ClusterSnapshot> | undefined;
   private closed = false;
+  /** Left the ring (leave()): no heartbeat, no re-registration; the watch stream stays. */
+  private left = false;
   private registered = false;
   private heartbeatMs = 1000;
   private watchBackoffMs = 100;
@@ -39,7 +41,7 @@ export class CoordinatorClient {
 
   private async register(): Promise<void> {
     let backoff = 100;
-    while (!this.closed) {
+    while (!this.closed && !this.left) {
       try {
         const res = await unary<RegisterWorkerRequest, RegisterWorkerResponse>(this.client, 'RegisterWorker', this.opts.registration(), 5000);
         this.heartbeatMs = res.heartbeat_interval_ms || this.heartbeatMs;
@@ -55,7 +57,7 @@ export class CoordinatorClient {
   }
 
   private scheduleHeartbeat(): void {
-    if (this.closed) return;
+    if (this.closed || this.left) return;
     this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatMs);
   }
 
@@ -63,7 +65,7 @@ export class CoordinatorClient {
     try {
       const me = this.opts.registration();
       const res = await unary<object, HeartbeatResponse>(this.client, 'Heartbeat', { id: me.id, cache: this.opts.cacheUsage() }, Math.max(this.heartbeatMs, 1000));
-      if (res.reregister && !this.closed) {
+      if (res.reregister && !this.closed && !this.left) {
         this.opts.log.warn('the coordinator does not know this worker; registering again');
         await this.register();
       }
@@ -111,17 +113,33 @@ export class CoordinatorClient {
     await unary(this.client, 'DeleteBucketTagging', { bucket });
   }
 
+  /**
+   * Leaves the ring (UnregisterWorker) and stops heartbeating, but keeps watching: a stopping
+   * worker still serves while it drains, and sees the snapshot that no longer has it. True when
+   * the coordinator took the leave.
+   */
+  async leave(): Promise<boolean> {
+    if (this.left || this.closed) return false;
+    this.left = true;
+    clearTimeout(this.heartbeatTimer);
+    if (!this.registered) return false;
+    try {
+      await unary(this.client, 'UnregisterWorker', { id: this.opts.registration().id }, 2000);
+      return true;
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'could not unregister from the coordinator');
+      return false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.leave();
     this.closed = true;
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
     this.stream = undefined;
-    if (this.registered) {
-      await unary(this.client, 'UnregisterWorker', { id: this.opts.registration().id }, 2000).catch((err) =>
-        this.opts.log.warn({ err: (err as Error).message }, 'could not unregister from the coordinator'));
-    }
     this.client.close();
   }
 }

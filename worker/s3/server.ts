@@ -21,6 +21,7 @@ import { sendError } from './respond.js';
 import { toS3Error } from './object-errors.js';
 import { renderXml } from './xml.js';
 import { FORWARDED_HEADER, Forwarder, OwnerUnreachable } from './proxy.js';
+import { ConnectionDrainer, type DrainOptions } from './drain.js';
 import { deferContinue, startBody, type RequestContext, type S3Services } from './context.js';
 import type { Authenticator } from './auth.js';
 import type { WriteCache } from '../writecache/write-cache.js';
@@ -58,6 +59,7 @@ export class S3Server {
   private readonly server: http.Server;
   private readonly forwarder: Forwarder;
   private readonly services: S3Services;
+  private readonly drainer: ConnectionDrainer;
   port = 0;
 
   constructor(private readonly opts: S3ServerOptions) {
@@ -80,6 +82,7 @@ export class S3Server {
     this.server.keepAliveTimeout = opts.idleTimeoutMs;
     this.server.requestTimeout = 0;
     this.server.headersTimeout = 60_000;
+    this.drainer = new ConnectionDrainer(this.server, FORWARDED_HEADER);
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -92,7 +95,23 @@ export class S3Server {
     });
   }
 
+  /** Every response from now on closes its connection (see drain.ts); requests are still served. */
+  beginDrain(): void {
+    this.drainer.begin();
+  }
+
+  /** Stops listening, lets in-flight requests finish and keep-alive clients let go (drain.ts). */
+  async drain(opts: DrainOptions): Promise<void> {
+    const { cut } = await this.drainer.drain(opts);
+    if (cut > 0) this.opts.log.warn({ connections: cut }, 'connections still open at the end of the drain were cut');
+    this.forwarder.close();
+  }
+
   async close(): Promise<void> {
+    if (!this.server.listening && this.drainer.draining) {
+      this.forwarder.close();
+      return;
+    }
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -110,7 +129,7 @@ export class S3Server {
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('Server', 'AlluxioS3');
-    if (!this.opts.keepAlive) res.setHeader('Connection', 'close');
+    if (!this.opts.keepAlive || this.drainer.draining) res.setHeader('Connection', 'close');
     const log = this.opts.log.child({ req_id: requestId });
     // A client that resets mid-body must cost its own request, never the process.
     req.on('error', (err) => log.debug({ err: err.message }, 'request stream error'));
