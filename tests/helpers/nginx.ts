@@ -56,6 +56,7 @@ export interface NginxLb {
 export async function startNginx(upstreams: string[], dir = tempDir('nginx')): Promise<NginxLb> {
   const port = await freePort();
   // nginx's worker processes drop root for an unprivileged user, which must reach the temp paths.
+  await fs.mkdir(dir, { recursive: true });
   await fs.chmod(dir, 0o755);
   for (const t of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await fs.mkdir(path.join(dir, 'temp', t), { recursive: true });
   await fs.mkdir(path.join(dir, 'logs'), { recursive: true });

@@ -260,6 +260,8 @@ function useEnv(conf: Record<string, string>, upstreams: (c: TestCluster) => Tes
   const env = {} as Env;
   before(async () => {
     env.tmp = tempDir('nginx-lb');
+    // nginx's unprivileged worker processes reach its prefix inside this dir.
+    await fs.chmod(env.tmp, 0o755);
     env.c = await startCluster({ workers: 3, dataDir: path.join(env.tmp, 'cluster'), conf: { 'alluxio.worker.s3.shutdown.idle.grace': '5sec', ...conf } });
     env.lb = await startNginx(upstreams(env.c).map((w) => `127.0.0.1:${w.s3Port}`), path.join(env.tmp, 'nginx'));
     env.smallFile = path.join(env.tmp, 'small.txt');
