@@ -1,7 +1,7 @@
 /**
  * Worker process wiring: page store, mounts, object layer, the S3 server, the peer gRPC
- * server and the coordinator link. startWorker() owns everything it starts; close() stops it
- * all in reverse order (leaving the ring first, so peers stop sending us requests).
+ * server and the coordinator link. startWorker() owns everything it starts; close() first leaves
+ * the ring and drains the S3 server (graceful-stop.ts), then stops the rest in reverse order.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -33,6 +33,7 @@ import { grpcTls } from '../proto/tls.js';
 import { PeerAuth, PeerHttp } from './cluster/peer-http.js';
 import { httpsFiles } from './s3/tls-files.js';
 import { jobHandlers } from './jobs/job-handlers.js';
+import { leaveAndDrain } from './graceful-stop.js';
 
 export const WORKER_VERSION = '0.1.0';
 
@@ -230,9 +231,14 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       log: log.child({ component: 's3' }),
       metrics: metrics.s3,
     });
+    // A fixed port opens only once this worker has the ring and the mount table (below), so a
+    // load balancer or a peer never reaches it before it can serve; port 0 must be bound now
+    // to be known.
+    const configuredS3Port = config.int('alluxio.worker.s3.port');
+    const s3Port = configuredS3Port === 0 ? await s3.listen(hostname, 0) : configuredS3Port;
+    const configuredHttpsPort = config.int('alluxio.worker.s3.https.port');
+    const httpsPort = !https ? 0 : configuredHttpsPort === 0 ? await s3.listenHttps(hostname, 0) : configuredHttpsPort;
     closers.push(() => s3.close());
-    const s3Port = await s3.listen(hostname, config.int('alluxio.worker.s3.port'));
-    const httpsPort = https ? await s3.listenHttps(hostname, config.int('alluxio.worker.s3.https.port')) : 0;
 
     metrics.readFrom({
       cache: () => objects.reader.counters,
@@ -287,10 +293,23 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
       closers.push(() => multipart.stopCleaner());
     }
     await new Promise<void>((resolve) => {
-      if (mounts.ready) return resolve();
+      const settled = () => mounts.ready && view.members.has(id);
+      if (settled()) return resolve();
       const timer = setTimeout(resolve, 10_000);
-      view.on('change', () => { if (mounts.ready) { clearTimeout(timer); resolve(); } });
+      view.on('change', () => { if (settled()) { clearTimeout(timer); resolve(); } });
     });
+    if (configuredS3Port !== 0) await s3.listen(hostname, configuredS3Port);
+    if (https && configuredHttpsPort !== 0) await s3.listenHttps(hostname, configuredHttpsPort);
+    // Runs first on close (closers run in reverse): leave the ring and drain before anything stops.
+    closers.push(() => leaveAndDrain({
+      selfId: id,
+      view,
+      link,
+      s3,
+      ringWaitMs: config.durationMs('alluxio.worker.shutdown.ring.wait.timeout'),
+      drain: { idleGraceMs: config.durationMs('alluxio.worker.s3.shutdown.idle.grace'), timeoutMs: config.durationMs('alluxio.worker.s3.shutdown.drain.timeout') },
+      log: log.child({ component: 'graceful-stop' }),
+    }));
     if (access.enforcing) await permissions.whenReady(10_000);
     log.info({ s3_port: s3Port, https_port: httpsPort, rpc_port: rpcPort, web_port: webPort, grpc_tls: tls.enabled, cache_dir: cacheDir, authentication: authMode }, 'worker started');
     return { id, s3Port, rpcPort, httpsPort, webPort, cacheDir, decommissioned, close };

@@ -69,6 +69,11 @@ const keys: PropertyKey[] = [
   { name: 'alluxio.proxy.s3.complete.multipart.upload.min.part.size', type: 'bytes', default: '5MB', description: 'Minimum size of every part but the last of a multipart upload (EntityTooSmall below it); 0 disables the check.' },
   { name: 'alluxio.worker.s3.header.metadata.max.size', type: 'bytes', default: '2KB', aliases: ['alluxio.proxy.s3.header.metadata.max.size'], description: 'Maximum size of user metadata (x-amz-meta-*) on a PUT; 0 disables the limit.' },
 
+  // ---- graceful stop (rolling restarts behind a load balancer) ----
+  { name: 'alluxio.worker.shutdown.ring.wait.timeout', type: 'duration', default: '5sec', description: 'On SIGTERM a worker leaves the ring and waits up to this long for its peers to have the ring without it (so none forwards to it any more) before it stops listening.' },
+  { name: 'alluxio.worker.s3.shutdown.idle.grace', type: 'duration', default: '5sec', description: 'While a stopping worker drains, an idle keep-alive connection from a client is left this long for the client to close it. Keep it above the load balancer\'s upstream keep-alive timeout (deploy/nginx.conf: keepalive_timeout 3s), so the balancer never sends a request into a connection the worker is closing.' },
+  { name: 'alluxio.worker.s3.shutdown.drain.timeout', type: 'duration', default: '30sec', description: 'The longest a stopping worker waits for in-flight S3 requests to finish; connections still open then are cut.' },
+
   // ---- page cache ----
   { name: 'alluxio.worker.page.store.dirs', type: 'string', default: '', description: 'Cache directory of this worker; empty means <alluxio.data.dir>/cache/<worker id>.' },
   { name: 'alluxio.worker.page.store.sizes', type: 'bytes', default: '1GB', description: 'Capacity of the page store; least-recently-used pages are evicted beyond it.' },

@@ -11,27 +11,13 @@ import { describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { REPO_ROOT } from '../helpers/cluster.js';
+import { BOTO3_ENV } from './client-config.js';
 import { DEFAULT_KEYS, MODES, SMALL, STEP, exec, explain, useHarness, type Plan } from './scenario.js';
 
 const PY = path.join(REPO_ROOT, 'tests', 'compat', 'python');
 
 /** Nothing from the user's environment may change what boto3 sends. */
-const PY_ENV: NodeJS.ProcessEnv = {
-  AWS_CONFIG_FILE: '/dev/null',
-  AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-  AWS_PROFILE: undefined,
-  AWS_DEFAULT_PROFILE: undefined,
-  AWS_ACCESS_KEY_ID: undefined,
-  AWS_SECRET_ACCESS_KEY: undefined,
-  AWS_SESSION_TOKEN: undefined,
-  AWS_ENDPOINT_URL: undefined,
-  AWS_CA_BUNDLE: undefined,
-  AWS_ENDPOINT_URL_S3: undefined,
-  AWS_REQUEST_CHECKSUM_CALCULATION: undefined,
-  AWS_RESPONSE_CHECKSUM_VALIDATION: undefined,
-  PYTHONUNBUFFERED: '1',
-  PYTHONDONTWRITEBYTECODE: '1',
-};
+const PY_ENV = BOTO3_ENV;
 
 /** Script step id → the shared step name. */
 const STEPS: [string, string][] = [

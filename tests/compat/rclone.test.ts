@@ -16,6 +16,7 @@ import {
   BIG_SIZE, DEFAULT_KEYS, MiB, MODES, SMALL, STEP, exec, explain, md5File, quotedMd5, readSlice, sdkError, useHarness,
   withoutFolderObjects, type ExecResult, type Plan,
 } from './scenario.js';
+import { rcloneEnv } from './client-config.js';
 
 const REMOTE = 'alx';
 
@@ -37,31 +38,7 @@ describe('rclone scenario', () => {
       before(async () => {
         p = h.plan(mode, { ...DEFAULT_KEYS, tagged: (i) => `tagged-${i}.txt` });
         work = await h.dir(`rclone-${mode}`);
-        await fs.writeFile(path.join(work, 'rclone.conf'), '');
-        const R = `RCLONE_CONFIG_${REMOTE.toUpperCase()}_`;
-        env = {
-          HOME: work,
-          XDG_CONFIG_HOME: work,
-          XDG_CACHE_HOME: path.join(work, 'cache'),
-          RCLONE_CONFIG: path.join(work, 'rclone.conf'),
-          [`${R}TYPE`]: 's3',
-          [`${R}PROVIDER`]: 'Other',
-          [`${R}ENDPOINT`]: p.endpoint,
-          [`${R}ACCESS_KEY_ID`]: 'test',
-          [`${R}SECRET_ACCESS_KEY`]: 'test',
-          [`${R}REGION`]: 'us-east-1',
-          // The AWS Go SDK inside rclone loads AWS_CA_BUNDLE when set and then fails on every
-          // command ("LoadCustomCABundleError: ... unsupported transport, *fshttp.Transport").
-          AWS_CA_BUNDLE: undefined,
-          AWS_CONFIG_FILE: '/dev/null',
-          AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-          AWS_PROFILE: undefined,
-          AWS_ACCESS_KEY_ID: undefined,
-          AWS_SECRET_ACCESS_KEY: undefined,
-          // Fail fast instead of rclone's 3 × 10 retries; nothing else is changed.
-          RCLONE_RETRIES: '1',
-          RCLONE_LOW_LEVEL_RETRIES: '2',
-        };
+        env = await rcloneEnv(work, REMOTE, p.endpoint);
         sdk = h.sdk(p.endpoint);
         console.log(p.describe());
       });

@@ -15,6 +15,7 @@ import {
   BIG_SIZE, DEFAULT_KEYS, MiB, MODES, SMALL, STEP, exec, explain, md5File, multipartEtag, quotedMd5, readSlice, useHarness,
   withoutFolderObjects, type ExecResult, type Plan,
 } from './scenario.js';
+import { writeS3cmdConfig } from './client-config.js';
 
 const PART = 15 * MiB; // s3cmd's default multipart_chunk_size_mb
 
@@ -36,19 +37,7 @@ describe('s3cmd scenario', () => {
       before(async () => {
         p = h.plan(mode, { ...DEFAULT_KEYS, tagged: (i) => `tagged-${i}.txt` });
         work = await h.dir(`s3cmd-${mode}`);
-        cfg = path.join(work, 's3cfg');
-        await fs.writeFile(cfg, [
-          '[default]',
-          'access_key = test',
-          'secret_key = test',
-          `host_base = ${p.host}:${p.port}`,
-          `host_bucket = ${p.host}:${p.port}`,
-          'use_https = False',
-          'signature_v2 = False',
-          'bucket_location = us-east-1',
-          'progress_meter = False',
-          '',
-        ].join('\n'));
+        cfg = await writeS3cmdConfig(work, p.host, p.port);
         sdk = h.sdk(p.endpoint);
         console.log(p.describe());
       });

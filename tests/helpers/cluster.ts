@@ -57,10 +57,10 @@ function spawnAlluxio(name: string, args: string[], conf: Record<string, string>
   return { name, proc, logFile, exited };
 }
 
-async function stop(p: ProcInfo | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+async function stop(p: ProcInfo | undefined, signal: NodeJS.Signals = 'SIGTERM', killAfterMs = 8000): Promise<void> {
   if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return;
   p.proc.kill(signal);
-  const timer = setTimeout(() => p.proc.kill('SIGKILL'), 8000);
+  const timer = setTimeout(() => p.proc.kill('SIGKILL'), killAfterMs);
   await p.exited;
   clearTimeout(timer);
 }
@@ -80,6 +80,9 @@ export class TestCluster {
       'alluxio.log.level': 'info',
       'alluxio.coordinator.worker.timeout': '3sec',
       'alluxio.worker.master.heartbeat.interval': '300ms',
+      // A stopping worker waits this long for idle keep-alive clients to let go; tests without a
+      // load balancer in front need not wait (the nginx tests set the default back).
+      'alluxio.worker.s3.shutdown.idle.grace': '200ms',
       ...(opts.conf ?? {}),
     };
   }
@@ -207,10 +210,21 @@ export class TestCluster {
     await stop(w.p, signal);
   }
 
-  async restartWorker(w: TestWorker): Promise<void> {
-    await stop(w.p);
-    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
+  async restartWorker(w: TestWorker, opts: { killAfterMs?: number } = {}): Promise<void> {
+    await this.stopWorker(w, opts);
+    this.startWorker(w);
     await this.waitSettled();
+  }
+
+  /** SIGTERM (SIGKILL after `killAfterMs`); resolves with the exit code (-1 when killed by a signal). */
+  async stopWorker(w: TestWorker, opts: { killAfterMs?: number } = {}): Promise<number | null> {
+    await stop(w.p, 'SIGTERM', opts.killAfterMs);
+    return w.p ? w.p.exited : null;
+  }
+
+  /** Starts a stopped worker again with the same id, ports, cache dir and properties. */
+  startWorker(w: TestWorker): void {
+    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
   }
 
   /** Stops and starts the coordinator on the same ports and data dir; waits until the workers are back. */
@@ -279,6 +293,7 @@ export function runCommand(cmd: string, args: string[], opts: { env?: NodeJS.Pro
     const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
     p.on('error', (err) => { clearTimeout(timer); reject(new Error(`cannot run ${cmd}: ${err.message}`)); });
     p.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    p.stdin.on('error', () => { /* the program may exit without reading its input (EPIPE) */ });
     p.stdin.end(opts.input ?? '');
   });
 }

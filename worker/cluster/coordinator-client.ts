@@ -28,6 +28,8 @@ export class CoordinatorClient {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private stream: grpc.ClientReadableStream<ClusterSnapshot> | undefined;
   private closed = false;
+  /** Left the ring (leave()): no heartbeat, no re-registration; the watch stream stays. */
+  private left = false;
   private registered = false;
   private heartbeatMs = 1000;
   private watchBackoffMs = 100;
@@ -45,7 +47,7 @@ export class CoordinatorClient {
 
   private async register(): Promise<void> {
     let backoff = 100;
-    while (!this.closed) {
+    while (!this.closed && !this.left) {
       try {
         const res = await unary<RegisterWorkerRequest, RegisterWorkerResponse>(this.client, 'RegisterWorker', this.opts.registration(), 5000);
         this.heartbeatMs = res.heartbeat_interval_ms || this.heartbeatMs;
@@ -62,7 +64,7 @@ export class CoordinatorClient {
   }
 
   private scheduleHeartbeat(): void {
-    if (this.closed) return;
+    if (this.closed || this.left) return;
     this.heartbeatTimer = setTimeout(() => void this.heartbeat(), this.heartbeatMs);
   }
 
@@ -76,7 +78,7 @@ export class CoordinatorClient {
         // No more heartbeats: close() unregisters.
         return;
       }
-      if (res.reregister && !this.closed) {
+      if (res.reregister && !this.closed && !this.left) {
         this.opts.log.warn('the coordinator does not know this worker; registering again');
         await this.register();
       }
@@ -124,17 +126,33 @@ export class CoordinatorClient {
     await unary(this.client, 'DeleteBucketTagging', { bucket });
   }
 
+  /**
+   * Leaves the ring (UnregisterWorker) and stops heartbeating, but keeps watching: a stopping
+   * worker still serves while it drains, and sees the snapshot that no longer has it. True when
+   * the coordinator took the leave.
+   */
+  async leave(): Promise<boolean> {
+    if (this.left || this.closed) return false;
+    this.left = true;
+    clearTimeout(this.heartbeatTimer);
+    if (!this.registered) return false;
+    try {
+      await unary(this.client, 'UnregisterWorker', { id: this.opts.registration().id }, 2000);
+      return true;
+    } catch (err) {
+      this.opts.log.warn({ err: (err as Error).message }, 'could not unregister from the coordinator');
+      return false;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.leave();
     this.closed = true;
     clearTimeout(this.heartbeatTimer);
     clearTimeout(this.reconnectTimer);
     this.stream?.cancel();
     this.stream = undefined;
-    if (this.registered) {
-      await unary(this.client, 'UnregisterWorker', { id: this.opts.registration().id }, 2000).catch((err) =>
-        this.opts.log.warn({ err: (err as Error).message }, 'could not unregister from the coordinator'));
-    }
     this.client.close();
   }
 }

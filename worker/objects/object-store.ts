@@ -245,6 +245,9 @@ export class ObjectStore {
   }
 
   async headBucket(name: string): Promise<void> {
+    // Asked outright, existence comes from the UFS: behind a load balancer the bucket may have
+    // just been created or deleted through another worker.
+    this.meta.delete(namespacePath(name, ''));
     await this.requireBucket(name);
   }
 

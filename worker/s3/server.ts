@@ -32,6 +32,7 @@ import { Forwarder, OwnerUnreachable } from './proxy.js';
 import { FORWARDED_HEADER, REQUEST_ID_HEADER, markVerifiedPeer, type PeerHttp } from '../cluster/peer-http.js';
 import { watchBodyIdle } from './limits.js';
 import { redactUrl } from '../../common/log.js';
+import { ConnectionDrainer, type DrainOptions } from './drain.js';
 import { deferContinue, startBody, type RequestContext, type S3Services } from './context.js';
 import type { Authenticator } from './auth.js';
 import type { WriteCache } from '../writecache/write-cache.js';
@@ -83,6 +84,8 @@ export class S3Server {
   private readonly forwarder: Forwarder;
   private readonly services: S3Services;
   private readonly bodyBytes = new WeakMap<IncomingMessage, BodyBytes>();
+  /** One per listening server (HTTP, and HTTPS when configured). */
+  private readonly drainers: ConnectionDrainer[];
   port = 0;
   httpsPort = 0;
 
@@ -117,6 +120,7 @@ export class S3Server {
     };
     this.server = configure(http.createServer({ maxHeaderSize: 64 * 1024 }, serve));
     if (opts.https) this.httpsServer = configure(https.createServer({ maxHeaderSize: 64 * 1024, cert: opts.https.cert, key: opts.https.key }, serve) as unknown as http.Server) as unknown as https.Server;
+    this.drainers = [this.server, this.httpsServer].filter((x): x is http.Server => x !== undefined).map((x) => new ConnectionDrainer(x, FORWARDED_HEADER));
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -129,7 +133,20 @@ export class S3Server {
     return listenOn(this.httpsServer, host, port).then((p) => (this.httpsPort = p));
   }
 
+  /** Every response from now on closes its connection (see drain.ts); requests are still served. */
+  beginDrain(): void {
+    for (const d of this.drainers) d.begin();
+  }
+
+  /** Stops listening, lets in-flight requests finish and keep-alive clients let go (drain.ts). */
+  async drain(opts: DrainOptions): Promise<void> {
+    const cut = (await Promise.all(this.drainers.map((d) => d.drain(opts)))).reduce((n, r) => n + r.cut, 0);
+    if (cut > 0) this.opts.log.warn({ connections: cut }, 'connections still open at the end of the drain were cut');
+  }
+
   async close(): Promise<void> {
+    // Already drained (graceful stop): nothing is listening or open any more.
+    if (this.drainers.every((d) => d.draining) && ![this.server, this.httpsServer].some((x) => x?.listening)) return;
     await Promise.all([this.server, this.httpsServer].filter((s): s is http.Server => s !== undefined && s.listening).map((server) => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
@@ -150,7 +167,7 @@ export class S3Server {
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('Server', 'AlluxioS3');
-    if (!this.opts.keepAlive) res.setHeader('Connection', 'close');
+    if (!this.opts.keepAlive || this.drainers[0].draining) res.setHeader('Connection', 'close');
     const log = this.opts.log.child({ req_id: requestId });
     if (marker !== undefined && !forwardedBy) log.info({ url: redactUrl(req.url ?? '/') }, 'forwarding marker did not verify; treating the request as a client request');
     // A client that resets mid-body must cost its own request, never the process.
