@@ -7,12 +7,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 
 /** An s3cmd config for a path-style, plain-http, SigV4 endpoint; returns the file's path. */
-export async function writeS3cmdConfig(dir: string, host: string, port: number): Promise<string> {
+export async function writeS3cmdConfig(dir: string, host: string, port: number, keys = { id: 'test', secret: 'test' }): Promise<string> {
   const cfg = path.join(dir, 's3cfg');
   await fs.writeFile(cfg, [
     '[default]',
-    'access_key = test',
-    'secret_key = test',
+    `access_key = ${keys.id}`,
+    `secret_key = ${keys.secret}`,
     `host_base = ${host}:${port}`,
     `host_bucket = ${host}:${port}`,
     'use_https = False',

@@ -19,13 +19,17 @@
  * s3cmd fails (its HEAD before the GET follows Location without the port); the JS SDK, boto3,
  * the AWS CLIs and minio-js do not follow.
  *
+ * SIGV4 (alluxio.worker.s3.authentication=SIGV4): the same flow for every client with keys from
+ * a credentials file, through nginx: the worker checks the signature over the Host and headers
+ * the client sent; a wrong secret, a tampered and an expired presigned URL are refused.
+ *
  * A missing client fails its test (never skips).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { createReadStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +42,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import * as Minio from 'minio';
 import { REPO_ROOT, startCluster, tempDir, type TestCluster, type TestWorker } from '../helpers/cluster.js';
 import { startNginx, type NginxLb } from '../helpers/nginx.js';
+import { presign } from '../helpers/sigv4.js';
 import { AWS_V2, awsEnv, awsVersion, runAws, type AwsCli } from '../compat/awscli-scenario.js';
 import { BOTO3_ENV, rcloneEnv, writeS3cmdConfig } from '../compat/client-config.js';
 import {
@@ -46,12 +51,16 @@ import {
 
 const MULTI_SIZE = 20 * MiB;
 
-function sdk(endpoint: string): S3Client {
+/** SIMPLE mode accepts any key pair; the SIGV4 run below uses keys from a credentials file. */
+interface Keys { id: string; secret: string }
+const TEST_KEYS: Keys = { id: 'test', secret: 'test' };
+
+function sdk(endpoint: string, keys: Keys = TEST_KEYS): S3Client {
   return new S3Client({
     endpoint,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    credentials: { accessKeyId: keys.id, secretAccessKey: keys.secret },
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: 300_000 }),
   });
@@ -84,12 +93,13 @@ interface Ctx {
   host: string;
   port: number;
   work: string;
+  keys: Keys;
 }
 
 // ---------------------------------------------------------------- the clients
 
 function jsSdkFlow(c: Ctx): Flow {
-  const s3 = sdk(c.endpoint);
+  const s3 = sdk(c.endpoint, c.keys);
   return {
     version: async () => `@aws-sdk/client-s3 ${JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'node_modules', '@aws-sdk', 'client-s3', 'package.json'), 'utf8')).version}`,
     mb: async (b) => { await s3.send(new CreateBucketCommand({ Bucket: b })); },
@@ -137,7 +147,7 @@ function awsFlow(c: Ctx, resolve: () => Promise<AwsCli>): Flow {
   return {
     version: async () => {
       cli = await resolve();
-      env = await awsEnv(c.work);
+      env = { ...(await awsEnv(c.work)), AWS_ACCESS_KEY_ID: c.keys.id, AWS_SECRET_ACCESS_KEY: c.keys.secret };
       return cli.version;
     },
     mb: async (b) => { await aws(['s3', 'mb', `s3://${b}`]); },
@@ -162,7 +172,7 @@ function awsFlow(c: Ctx, resolve: () => Promise<AwsCli>): Flow {
 function s3cmdFlow(c: Ctx): Flow {
   let cfg = '';
   const s3cmd = async (args: string[]) => {
-    cfg ||= await writeS3cmdConfig(c.work, c.host, c.port);
+    cfg ||= await writeS3cmdConfig(c.work, c.host, c.port, c.keys);
     return ok(exec('s3cmd', ['-c', cfg, ...args], { env: { HOME: c.work }, timeoutMs: 240_000, cwd: c.work }));
   };
   return {
@@ -190,7 +200,7 @@ function rcloneFlow(c: Ctx): Flow {
   let env: NodeJS.ProcessEnv | undefined;
   const rclone = async (args: string[]) => {
     // 5 MiB cutoff and chunks, so the 20 MiB file is a multipart upload (the default cutoff is 200 MiB).
-    env ??= await rcloneEnv(c.work, 'alx', c.endpoint, { UPLOAD_CUTOFF: '5M', CHUNK_SIZE: '5M' });
+    env ??= await rcloneEnv(c.work, 'alx', c.endpoint, { UPLOAD_CUTOFF: '5M', CHUNK_SIZE: '5M', ACCESS_KEY_ID: c.keys.id, SECRET_ACCESS_KEY: c.keys.secret });
     return ok(exec('rclone', args, { env, timeoutMs: 240_000, cwd: c.work }));
   };
   return {
@@ -209,7 +219,7 @@ function rcloneFlow(c: Ctx): Flow {
 
 function minioFlow(c: Ctx): Flow {
   // 5 MiB parts, so the 20 MiB file is a multipart upload (minio-js picks 64 MiB by default).
-  const mc = new Minio.Client({ endPoint: c.host, port: c.port, useSSL: false, accessKey: 'test', secretKey: 'test', partSize: 5 * MiB });
+  const mc = new Minio.Client({ endPoint: c.host, port: c.port, useSSL: false, accessKey: c.keys.id, secretKey: c.keys.secret, partSize: 5 * MiB });
   const collect = async (s: NodeJS.ReadableStream) => {
     const chunks: Buffer[] = [];
     for await (const d of s) chunks.push(d as Buffer);
@@ -256,7 +266,7 @@ interface Env {
   check: S3Client;
 }
 
-function useEnv(conf: Record<string, string>, upstreams: (c: TestCluster) => TestWorker[] = (c) => c.workers): Env {
+function useEnv(conf: Record<string, string>, upstreams: (c: TestCluster) => TestWorker[] = (c) => c.workers, keys: Keys = TEST_KEYS): Env {
   const env = {} as Env;
   before(async () => {
     env.tmp = tempDir('nginx-lb');
@@ -268,7 +278,7 @@ function useEnv(conf: Record<string, string>, upstreams: (c: TestCluster) => Tes
     await fs.writeFile(env.smallFile, SMALL.body);
     env.multiFile = path.join(env.tmp, 'multi.bin');
     env.multiMd5 = await writeRandomFile(env.multiFile, MULTI_SIZE);
-    env.check = sdk(env.lb.endpoint);
+    env.check = sdk(env.lb.endpoint, keys);
   }, { timeout: 180_000 });
   after(async () => {
     env.check?.destroy();
@@ -277,6 +287,62 @@ function useEnv(conf: Record<string, string>, upstreams: (c: TestCluster) => Tes
     if (env.tmp) await fs.rm(env.tmp, { recursive: true, force: true });
   }, { timeout: 120_000 });
   return env;
+}
+
+/** The short flow of every client in FLOWS, through nginx, with `keys`. */
+function flowTests(env: Env, creds: Keys): void {
+  for (const [name, make] of FLOWS) {
+    describe(name, () => {
+      let flow: Flow;
+      let bucket: string;
+      const keys = { small: 'hello.txt', multi: 'multi/part.bin', copy: 'copies/hello-copy.txt' };
+      before(async () => {
+        const work = path.join(env.tmp, `work-${name}`);
+        await fs.mkdir(work, { recursive: true });
+        flow = make({ endpoint: env.lb.endpoint, host: '127.0.0.1', port: env.lb.port, work, keys: creds });
+        bucket = `lb-${name}-${Date.now().toString(36)}`;
+      });
+      const step = (title: string, fn: () => Promise<void>) => it(title, { timeout: 300_000 }, fn);
+      step('client is installed', async () => { console.log(`${name} through nginx: ${await flow.version()}`); });
+      step('make bucket', () => flow.mb(bucket));
+      step('put small object', async () => {
+        await flow.put(bucket, keys.small, env.smallFile);
+        assert.equal((await env.check.send(new HeadObjectCommand({ Bucket: bucket, Key: keys.small }))).ETag, quotedMd5(SMALL.body));
+      });
+      step('put 20 MiB object (multipart)', async () => {
+        await flow.putMultipart(bucket, keys.multi, env.multiFile);
+        const head = await env.check.send(new HeadObjectCommand({ Bucket: bucket, Key: keys.multi }));
+        assert.equal(head.ContentLength, MULTI_SIZE);
+        assert.match(head.ETag ?? '', /^"[0-9a-f]{32}-\d+"$/, 'a multipart ETag');
+      });
+      step('get both (md5)', async () => {
+        const out = path.join(env.tmp, `${name}-get.out`);
+        await flow.get(bucket, keys.small, out);
+        assert.ok((await fs.readFile(out)).equals(SMALL.body), 'small object bytes');
+        await flow.get(bucket, keys.multi, out);
+        assert.equal(await md5File(out), env.multiMd5, 'multipart object md5');
+        await fs.rm(out, { force: true });
+      });
+      step('ranged get', async () => {
+        const start = 7 * MiB + 3;
+        const got = await flow.range(bucket, keys.multi, start, MiB + 5, env.multiFile);
+        assert.ok(got.equals(await readSlice(env.multiFile, start, MiB + 5)), 'range bytes');
+      });
+      step('list', async () => {
+        const listed = await flow.list(bucket);
+        assert.deepEqual(withoutFolderObjects(listed, [keys.small, keys.multi]).sort(), [keys.small, keys.multi].sort(), listed.join(', '));
+      });
+      step('copy (server-side)', async () => {
+        await flow.copy(bucket, keys.small, keys.copy);
+        assert.equal((await env.check.send(new HeadObjectCommand({ Bucket: bucket, Key: keys.copy }))).ETag, quotedMd5(SMALL.body));
+      });
+      step('delete many', async () => {
+        await flow.deleteMany(bucket, [keys.small, keys.multi, keys.copy]);
+        assert.deepEqual((await env.check.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? [], []);
+      });
+      step('remove the bucket', () => flow.rb(bucket));
+    });
+  }
 }
 
 // ---------------------------------------------------------------- redirects off
@@ -358,58 +424,7 @@ describe('nginx in front of the workers, redirects off', () => {
     assert.doesNotMatch(await fs.readFile(path.join(lb.dir, 'logs', 'error.log'), 'utf8'), /buffered to a temporary file/);
   });
 
-  for (const [name, make] of FLOWS) {
-    describe(name, () => {
-      let flow: Flow;
-      let bucket: string;
-      const keys = { small: 'hello.txt', multi: 'multi/part.bin', copy: 'copies/hello-copy.txt' };
-      before(async () => {
-        const work = path.join(env.tmp, `work-${name}`);
-        await fs.mkdir(work, { recursive: true });
-        flow = make({ endpoint: env.lb.endpoint, host: '127.0.0.1', port: env.lb.port, work });
-        bucket = `lb-${name}-${Date.now().toString(36)}`;
-      });
-      const step = (title: string, fn: () => Promise<void>) => it(title, { timeout: 300_000 }, fn);
-      step('client is installed', async () => { console.log(`${name} through nginx: ${await flow.version()}`); });
-      step('make bucket', () => flow.mb(bucket));
-      step('put small object', async () => {
-        await flow.put(bucket, keys.small, env.smallFile);
-        assert.equal((await env.check.send(new HeadObjectCommand({ Bucket: bucket, Key: keys.small }))).ETag, quotedMd5(SMALL.body));
-      });
-      step('put 20 MiB object (multipart)', async () => {
-        await flow.putMultipart(bucket, keys.multi, env.multiFile);
-        const head = await env.check.send(new HeadObjectCommand({ Bucket: bucket, Key: keys.multi }));
-        assert.equal(head.ContentLength, MULTI_SIZE);
-        assert.match(head.ETag ?? '', /^"[0-9a-f]{32}-\d+"$/, 'a multipart ETag');
-      });
-      step('get both (md5)', async () => {
-        const out = path.join(env.tmp, `${name}-get.out`);
-        await flow.get(bucket, keys.small, out);
-        assert.ok((await fs.readFile(out)).equals(SMALL.body), 'small object bytes');
-        await flow.get(bucket, keys.multi, out);
-        assert.equal(await md5File(out), env.multiMd5, 'multipart object md5');
-        await fs.rm(out, { force: true });
-      });
-      step('ranged get', async () => {
-        const start = 7 * MiB + 3;
-        const got = await flow.range(bucket, keys.multi, start, MiB + 5, env.multiFile);
-        assert.ok(got.equals(await readSlice(env.multiFile, start, MiB + 5)), 'range bytes');
-      });
-      step('list', async () => {
-        const listed = await flow.list(bucket);
-        assert.deepEqual(withoutFolderObjects(listed, [keys.small, keys.multi]).sort(), [keys.small, keys.multi].sort(), listed.join(', '));
-      });
-      step('copy (server-side)', async () => {
-        await flow.copy(bucket, keys.small, keys.copy);
-        assert.equal((await env.check.send(new HeadObjectCommand({ Bucket: bucket, Key: keys.copy }))).ETag, quotedMd5(SMALL.body));
-      });
-      step('delete many', async () => {
-        await flow.deleteMany(bucket, [keys.small, keys.multi, keys.copy]);
-        assert.deepEqual((await env.check.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? [], []);
-      });
-      step('remove the bucket', () => flow.rb(bucket));
-    });
-  }
+  flowTests(env, TEST_KEYS);
 
   describe('boto3 (the whole compat scenario, tests/compat/python/scenario_boto3.py)', () => {
     it('every step passes through nginx', { timeout: 500_000 }, async () => {
@@ -427,6 +442,56 @@ describe('nginx in front of the workers, redirects off', () => {
       assert.ok(steps.length >= 15, `scenario_boto3.py reported ${steps.length} steps (python3 with boto3 is required):\n${explain(r)}`);
       assert.deepEqual(steps.filter((s) => !s.ok).map((s) => `${s.step}: ${s.error}`), [], 'boto3 steps that failed through nginx');
     });
+  });
+});
+
+// ---------------------------------------------------------------- SIGV4 behind nginx
+
+/**
+ * Signatures verified behind the load balancer: nginx passes Host and every signed header as
+ * the client sent them, so the worker that serves (or the owner a worker proxies to) checks the
+ * client's own signature. The same short flow for every client with keys from a credentials
+ * file; a wrong secret, a tampered presigned URL and an expired one are refused through nginx.
+ */
+describe('nginx in front of the workers, SIGV4 authentication', () => {
+  const credDir = tempDir('nginx-lb-keys');
+  const keys: Keys = { id: `AK${randomBytes(9).toString('hex').toUpperCase()}`, secret: randomBytes(30).toString('base64url') };
+  const credFile = path.join(credDir, 's3-credentials');
+  writeFileSync(credFile, `${keys.id} ${keys.secret} lb-user\n`, { mode: 0o600 });
+  after(() => rmSync(credDir, { recursive: true, force: true }));
+  const env = useEnv({ 'alluxio.worker.s3.authentication': 'SIGV4', 'alluxio.worker.s3.credentials.file': credFile }, undefined, keys);
+
+  flowTests(env, keys);
+
+  it('a wrong secret is refused through nginx and writes nothing', async () => {
+    const bucket = `lb-sigv4-${Date.now().toString(36)}`;
+    await env.check.send(new CreateBucketCommand({ Bucket: bucket }));
+    const wrong = sdk(env.lb.endpoint, { id: keys.id, secret: `${keys.secret.slice(0, -1)}X` });
+    try {
+      await assert.rejects(wrong.send(new PutObjectCommand({ Bucket: bucket, Key: 'nope.txt', Body: 'x' })), (e: Error) => e.name === 'SignatureDoesNotMatch');
+      await assert.rejects(wrong.send(new ListObjectsV2Command({ Bucket: bucket })), (e: Error) => e.name === 'SignatureDoesNotMatch');
+    } finally {
+      wrong.destroy();
+    }
+    assert.deepEqual((await env.check.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? [], []);
+  });
+
+  it('a presigned GET works through nginx; tampered or expired, it is refused', async () => {
+    const bucket = `lb-presign-${Date.now().toString(36)}`;
+    await env.check.send(new CreateBucketCommand({ Bucket: bucket }));
+    await env.check.send(new PutObjectCommand({ Bucket: bucket, Key: 'p.txt', Body: 'presigned through nginx' }));
+    const sigKeys = { accessKeyId: keys.id, secretAccessKey: keys.secret };
+    const url = await presign(sigKeys, 'GET', `${env.lb.endpoint}/${bucket}/p.txt`, 300);
+    const good = await fetch(url);
+    assert.equal(good.status, 200);
+    assert.equal(await good.text(), 'presigned through nginx');
+    const tampered = await fetch(url.replace('p.txt', 'q.txt'));
+    assert.equal(tampered.status, 403);
+    assert.match(await tampered.text(), /<Code>SignatureDoesNotMatch<\/Code>/);
+    const expired = await presign(sigKeys, 'GET', `${env.lb.endpoint}/${bucket}/p.txt`, 60, { signingDate: new Date(Date.now() - 3600_000) });
+    const late = await fetch(expired);
+    assert.equal(late.status, 403);
+    assert.match(await late.text(), /<Code>AccessDenied<\/Code>/);
   });
 });
 
