@@ -110,22 +110,7 @@ export class TestCluster {
     Object.assign(this.baseConf, this.cliConf());
     this.coordinator = spawnAlluxio('coordinator', ['coordinator'], this.baseConf, this.logDir);
     const n = this.opts.workers ?? 3;
-    for (let i = 0; i < n; i++) {
-      const s3Port = await freePort();
-      const rpcPort = await freePort();
-      const webPort = await freePort();
-      const cacheDir = path.join(this.dataDir, 'cache', `worker-${i}`);
-      const conf = {
-        ...this.baseConf,
-        'alluxio.worker.id': `worker-${i}`,
-        'alluxio.worker.s3.port': String(s3Port),
-        'alluxio.worker.rpc.port': String(rpcPort),
-        'alluxio.worker.web.port': String(webPort),
-        'alluxio.worker.page.store.dirs': cacheDir,
-        ...(this.opts.workerConf?.(i) ?? {}),
-      };
-      this.workers.push({ index: i, id: `worker-${i}`, s3Port, rpcPort, webPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined });
-    }
+    for (let i = 0; i < n; i++) this.workers.push(await this.defineWorker(i));
     await this.waitCoordinator();
     for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
     await this.waitSettled();
@@ -182,9 +167,8 @@ export class TestCluster {
     return (await fetch(`${w.endpoint}/_alluxio/stats`)).json() as Promise<WorkerStats>;
   }
 
-  /** Starts one more worker (worker-N, fresh ports and cache) and waits until every worker sees it. */
-  async addWorker(extraConf: Record<string, string> = {}): Promise<TestWorker> {
-    const i = this.workers.length;
+  /** worker-i: fresh free ports and its own cache directory (not started). */
+  private async defineWorker(i: number, extraConf: Record<string, string> = {}): Promise<TestWorker> {
     const s3Port = await freePort();
     const rpcPort = await freePort();
     const webPort = await freePort();
@@ -199,7 +183,12 @@ export class TestCluster {
       ...(this.opts.workerConf?.(i) ?? {}),
       ...extraConf,
     };
-    const w: TestWorker = { index: i, id: `worker-${i}`, s3Port, rpcPort, webPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined };
+    return { index: i, id: `worker-${i}`, s3Port, rpcPort, webPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined };
+  }
+
+  /** Starts one more worker (worker-N, fresh ports and cache) and waits until every worker sees it. */
+  async addWorker(extraConf: Record<string, string> = {}): Promise<TestWorker> {
+    const w = await this.defineWorker(this.workers.length, extraConf);
     this.workers.push(w);
     w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
     await this.waitSettled();
