@@ -178,25 +178,40 @@ export function writePrecondition(req: IncomingMessage): WritePrecondition | und
  * trailers the framing carried (filled in as the body is read).
  */
 export function objectBody(req: IncomingMessage): { body: Readable; length: number | undefined; trailers?: ReadonlyMap<string, string> } {
-  startBody(req);
-  const encoding = header(req, 'content-encoding') ?? '';
-  const sha = header(req, 'x-amz-content-sha256') ?? '';
-  const chunked = encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-');
+  const chunked = isAwsChunked(req);
   const parseLen = (name: string): number | undefined => {
     const v = header(req, name);
     if (v === undefined) return undefined;
     if (!/^\d+$/.test(v.trim())) throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, { ArgumentName: name });
     return Number(v);
   };
+  // Every header is judged before the first body byte is read (or asked for with 100 Continue).
+  const length = parseLen(chunked ? 'x-amz-decoded-content-length' : 'content-length');
+  startBody(req);
   if (chunked) {
     const decoder = new AwsChunkedDecoder();
     // pipeline owns the errors of both streams from the first byte: a framing error that
     // happens before the object layer starts consuming leaves the decoder destroyed with that
     // error (which its consumer then sees), never an unhandled 'error' event.
     pipeline(req, decoder, () => undefined);
-    return { body: decoder, length: parseLen('x-amz-decoded-content-length'), trailers: decoder.trailers };
+    return { body: decoder, length, trailers: decoder.trailers };
   }
-  return { body: req, length: parseLen('content-length') };
+  return { body: req, length };
+}
+
+/**
+ * S3 needs to know how long an upload is: a PUT with neither Content-Length nor chunked
+ * transfer encoding is refused with 411 MissingContentLength (HTTP would read it as empty).
+ */
+export function requireBodyLength(req: IncomingMessage): void {
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength');
+}
+
+/** The body is framed with aws-chunked (Content-Encoding, or a STREAMING-… payload hash). */
+export function isAwsChunked(req: IncomingMessage): boolean {
+  const encoding = header(req, 'content-encoding') ?? '';
+  const sha = header(req, 'x-amz-content-sha256') ?? '';
+  return encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-');
 }
 
 /** The stored Content-Encoding: the client's own encodings without aws-chunked (S3-CLIENTS P15). */

@@ -28,5 +28,42 @@ export function watchBodyIdle(req: IncomingMessage, res: ServerResponse, timeout
   // The socket, not the request: by 'close' the request may be detached from it already.
   const clear = () => socket.setTimeout(0);
   req.once('end', clear);
-  res.once('close', clear);
+  // A body still arriving after the answer (being drained, see drainAfterAnswer) stays bounded.
+  res.once('close', () => { if (req.complete) clear(); });
+}
+
+/**
+ * A handler that starts reading a body and then refuses the request (a header found bad once
+ * the body was already flowing into a decoder, a write that failed midway) leaves the rest of
+ * that body unread. Node drains only bodies nobody touched; a paused, half-read one stays on
+ * the connection, and on a keep-alive connection (a peer's pooled proxy connection above all)
+ * the next request then waits behind it forever. Once the answer is out, whatever is left is
+ * read and discarded, so the connection either serves its next request or closes.
+ *
+ * Not for a request being proxied: its body still streams on to the owner after the answer.
+ */
+export function drainAfterAnswer(req: IncomingMessage, res: ServerResponse, proxied: () => boolean): void {
+  // Kept here: a consumer's pipeline that failed destroys the request and detaches it from its socket.
+  const socket = req.socket;
+  res.once('finish', () => {
+    if (req.complete || proxied() || socket.destroyed) return;
+    req.unpipe();
+    // Node's own discard mode for an unread body: the parser drops what follows instead of
+    // pausing the connection behind a request nobody reads any more.
+    (req as unknown as { _dump?: () => void })._dump?.();
+    socket.resume();
+  });
+}
+
+/**
+ * The safety net behind every handler: once its promise has settled, a request must have an
+ * answer. A missing one is a bug, logged as such with the request id, and answered 500
+ * InternalError (or, with part of an answer already sent, the connection is broken: the only
+ * honest signal left). It is a net, not a way to answer requests.
+ */
+export function answerIfSilent(res: ServerResponse, log: { error(o: object, msg: string): void }, answer: (err: S3Error) => void, what: string): void {
+  if (res.writableEnded || res.destroyed) return;
+  log.error({ operation: what, headers_sent: res.headersSent }, 'a handler settled without answering the request');
+  if (res.headersSent) res.destroy();
+  else answer(new S3Error('InternalError'));
 }

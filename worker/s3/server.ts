@@ -30,7 +30,7 @@ import { toS3Error } from './object-errors.js';
 import { renderXml } from './xml.js';
 import { Forwarder, OwnerUnreachable } from './proxy.js';
 import { FORWARDED_HEADER, REQUEST_ID_HEADER, markVerifiedPeer, type PeerHttp } from '../cluster/peer-http.js';
-import { watchBodyIdle } from './limits.js';
+import { answerIfSilent, drainAfterAnswer, watchBodyIdle } from './limits.js';
 import { redactUrl } from '../../common/log.js';
 import { deferContinue, startBody, type RequestContext, type S3Services } from './context.js';
 import type { Authenticator } from './auth.js';
@@ -159,6 +159,8 @@ export class S3Server {
     const started = process.hrtime.bigint();
     const abort = new AbortController();
     let s3: S3Request | undefined;
+    let proxied = false;
+    drainAfterAnswer(req, res, () => proxied);
     const metrics = req.url?.startsWith('/_alluxio/') ? undefined : this.opts.metrics;
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -215,8 +217,10 @@ export class S3Server {
       if (isObjectRequest(s3) && !forwardedBy) {
         const owner = this.ownerFor(s3);
         if (owner && owner.id !== this.opts.selfId) {
+          proxied = true;
           const served = await this.routeToOwner(req, res, s3, owner, log);
           if (served) return;
+          proxied = false;
           useCache = false; // the owner is unreachable: serve from the UFS without caching here
         } else if (!owner) {
           useCache = false;
@@ -233,6 +237,7 @@ export class S3Server {
       const key = s3 && 'key' in s3 ? s3.key : undefined;
       sendError(req, res, toS3Error(err, { bucket, key }), (req.url ?? '/').split('?')[0], requestId, log);
     }
+    answerIfSilent(res, log, (err) => sendError(req, res, err, (req.url ?? '/').split('?')[0], requestId, log), s3?.op ?? 'unparsed');
   }
 
   /** The owner of a request's path; multipart operations go to the worker holding the upload. */
