@@ -352,6 +352,10 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const { prefix, delimiter, startAfter = '', maxKeys } = opts;
     const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
     if (maxKeys <= 0) return result;
+    // A prefix through a "." or ".." segment matches no key (keys cannot hold one): an empty
+    // page, as S3 answers, rather than a directory walk somewhere else.
+    const prefixDirs = prefix.split('/').slice(0, -1);
+    if (prefixDirs.some((s) => s === '.' || s === '..')) return result;
     let count = 0;
     const seenPrefixes = new Set<string>();
 

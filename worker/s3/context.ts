@@ -222,15 +222,41 @@ export function storedContentEncoding(req: IncomingMessage): string | undefined 
   return rest.length ? rest.join(',') : undefined;
 }
 
-/** Reads a small request body (XML documents) with a hard size cap. */
+/**
+ * Reads a small request body (XML documents) with a hard size cap (MaxMessageLengthExceeded):
+ * a declared length over it is refused before the body is asked for; a chunked body is read
+ * only up to it. The request is left intact on refusal (never destroyed), so the client gets
+ * its answer and the server discards the rest (limits.ts, drainAfterAnswer).
+ */
 export async function readSmallBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  const tooBig = () => new S3Error('MaxMessageLengthExceeded', `The request body exceeds ${maxBytes} bytes.`);
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw tooBig();
   startBody(req);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new S3Error('MalformedXML', `The XML body exceeds ${maxBytes} bytes.`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', done);
+      req.off('close', onClose);
+      if (err === undefined) resolve(Buffer.concat(chunks).toString('utf8'));
+      else reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.pause();
+        done(tooBig());
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    const onEnd = () => done();
+    const onClose = () => done(new S3Error('IncompleteBody'));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', done);
+    req.once('close', onClose);
+  });
 }

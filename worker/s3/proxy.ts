@@ -44,6 +44,9 @@ export class Forwarder {
       let connected = false;
       let bodySent = false;
       const upstream = this.peers.request(owner, { method: req.method ?? 'GET', path: req.url ?? '/', headers, requestId });
+      // The owner sees the request at once (Node would hold the headers until the first body
+      // byte): it may refuse it, or ask for the body with 100 Continue, before any is sent.
+      upstream.flushHeaders();
       const timer = setTimeout(() => {
         if (!connected) upstream.destroy(new OwnerUnreachable(`no connection to ${host}:${port} within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
@@ -65,6 +68,12 @@ export class Forwarder {
         else start();
       });
       upstream.on('response', (up) => {
+        if (res.headersSent) {
+          // This worker answered already (the client's body went idle): the owner's answer has nowhere to go.
+          upstream.destroy();
+          resolve();
+          return;
+        }
         const out: http.OutgoingHttpHeaders = {};
         for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
         res.writeHead(up.statusCode ?? 502, out);

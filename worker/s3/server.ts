@@ -115,8 +115,11 @@ export class S3Server {
       if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
       app(req, res);
     };
-    this.server = configure(http.createServer({ maxHeaderSize: 64 * 1024 }, serve));
-    if (opts.https) this.httpsServer = configure(https.createServer({ maxHeaderSize: 64 * 1024, cert: opts.https.cert, key: opts.https.key }, serve) as unknown as http.Server) as unknown as https.Server;
+    // Node checks the headers timeout every connectionsCheckingInterval (30 s by default): often
+    // enough that a slow-headers client is dropped soon after its timeout, not up to 30 s later.
+    const connectionsCheckingInterval = Math.max(100, Math.min(1000, opts.headersTimeoutMs / 4 || 1000));
+    this.server = configure(http.createServer({ maxHeaderSize: 64 * 1024, connectionsCheckingInterval }, serve));
+    if (opts.https) this.httpsServer = configure(https.createServer({ maxHeaderSize: 64 * 1024, connectionsCheckingInterval, cert: opts.https.cert, key: opts.https.key }, serve) as unknown as http.Server) as unknown as https.Server;
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -160,7 +163,7 @@ export class S3Server {
     const abort = new AbortController();
     let s3: S3Request | undefined;
     let proxied = false;
-    drainAfterAnswer(req, res, () => proxied);
+    const handlerSettled = drainAfterAnswer(req, res, () => proxied);
     const metrics = req.url?.startsWith('/_alluxio/') ? undefined : this.opts.metrics;
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -238,6 +241,7 @@ export class S3Server {
       sendError(req, res, toS3Error(err, { bucket, key }), (req.url ?? '/').split('?')[0], requestId, log);
     }
     answerIfSilent(res, log, (err) => sendError(req, res, err, (req.url ?? '/').split('?')[0], requestId, log), s3?.op ?? 'unparsed');
+    handlerSettled();
   }
 
   /** The owner of a request's path; multipart operations go to the worker holding the upload. */

@@ -40,8 +40,16 @@ function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
 
+/** IMF-fixdate, RFC 850, asctime (RFC 9110) and ISO 8601; anything else is no date, and S3 ignores the header. */
+const HTTP_DATE = [
+  /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]+, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/,
+];
+
 function parseHttpDate(v: string | undefined): number | undefined {
-  if (!v) return undefined;
+  if (!v || !HTTP_DATE.some((re) => re.test(v.trim()))) return undefined;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : t;
 }
