@@ -15,6 +15,7 @@ import { randomUUID, createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { assertRealInside, PathEscapeError, resolveInside } from '../safe-path.js';
 import {
   UfsError, type ListOptions, type ListResult, type MetadataUpdate, type ObjectMetadata, type ReadOptions,
   type UfsOptions, type UfsStatus, type UnderFileSystem, type WriteOptions,
@@ -89,10 +90,26 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     if (segments[0] !== undefined && RESERVED.has(segments[0]) && base === this.root) {
       throw new UfsError('InvalidKey', `key uses a reserved name: ${key}`);
     }
-    const full = path.resolve(base, key);
-    const rel = path.relative(base, full);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new UfsError('InvalidKey', `key escapes the root: ${key}`);
-    return full;
+    if (key === '' || key === '/') return base;
+    try {
+      return resolveInside(base, key);
+    } catch (err) {
+      if (err instanceof PathEscapeError) throw new UfsError('InvalidKey', `key escapes the root: ${key}`, { cause: err });
+      throw err;
+    }
+  }
+
+  /**
+   * Objects are files under the root; a symbolic link placed in the tree must not make a key
+   * name a file elsewhere. Checked on the real path before a file is opened, created or removed.
+   */
+  private async realInside(file: string, key: string): Promise<void> {
+    try {
+      await assertRealInside(this.root, file);
+    } catch (err) {
+      if (err instanceof PathEscapeError) throw new UfsError('InvalidKey', `key leads outside the root through a symbolic link: ${key}`, { cause: err });
+      throw translate(err, key);
+    }
   }
 
   private dataPath(key: string): string {
@@ -133,7 +150,9 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const isDirKey = key === '' || key.endsWith('/');
     let st: Stats;
     try {
-      st = await fs.stat(this.dataPath(isDirKey ? key.replace(/\/$/, '') : key));
+      const file = this.dataPath(isDirKey ? key.replace(/\/$/, '') : key);
+      await this.realInside(file, key);
+      st = await fs.stat(file);
     } catch (err) {
       const e = translate(err, key);
       if (e instanceof UfsError && (e.code === 'NotFound' || e.code === 'Conflict')) return null;
@@ -146,6 +165,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
     if (opts.signal?.aborted) throw new UfsError('Aborted', `read of ${key} aborted`);
     const file = this.dataPath(key);
+    await this.realInside(file, key);
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(file, 'r');
@@ -209,7 +229,9 @@ export class LocalUnderFileSystem implements UnderFileSystem {
         contentType: opts.contentType, headers: opts.headers, userMetadata: opts.userMetadata, tags: opts.tags, checksum: commit.checksum,
       };
       await this.writeSidecar(key, side);
+      await this.realInside(dest, key);
       await fs.mkdir(path.dirname(dest), { recursive: true });
+      await this.realInside(dest, key);
       await fs.rename(tmp, dest);
       return this.status(key, await fs.stat(dest), side);
     } catch (err) {
@@ -244,6 +266,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   async delete(key: string): Promise<void> {
     if (key.endsWith('/')) {
       const dir = this.dataPath(key.slice(0, -1));
+      await this.realInside(dir, key);
       await fs.rm(this.metaPath(key), { force: true });
       try {
         await fs.rmdir(dir);
@@ -254,6 +277,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
       }
       await this.removeMetaDir(key);
     } else {
+      await this.realInside(this.dataPath(key), key);
       try {
         const st = await fs.stat(this.dataPath(key));
         if (st.isDirectory()) return;
@@ -314,6 +338,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     if (!key.endsWith('/')) throw new UfsError('InvalidKey', `not a folder key: ${key}`);
     const dir = this.dataPath(key.slice(0, -1));
     try {
+      await this.realInside(dir, key);
       await fs.mkdir(dir, { recursive: true });
       const st = await fs.stat(dir);
       if (!st.isDirectory()) throw new UfsError('Conflict', `${key} is a file`);
@@ -327,6 +352,10 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const { prefix, delimiter, startAfter = '', maxKeys } = opts;
     const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
     if (maxKeys <= 0) return result;
+    // A prefix through a "." or ".." segment matches no key (keys cannot hold one): an empty
+    // page, as S3 answers, rather than a directory walk somewhere else.
+    const prefixDirs = prefix.split('/').slice(0, -1);
+    if (prefixDirs.some((s) => s === '.' || s === '..')) return result;
     let count = 0;
     const seenPrefixes = new Set<string>();
 
@@ -335,7 +364,9 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const visit = async (dirKey: string): Promise<boolean> => {
       let entries: import('node:fs').Dirent[];
       try {
-        entries = await fs.readdir(this.dataPath(dirKey.replace(/\/$/, '')), { withFileTypes: true });
+        const dir = this.dataPath(dirKey.replace(/\/$/, ''));
+        await this.realInside(dir, dirKey);
+        entries = await fs.readdir(dir, { withFileTypes: true });
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return true;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
+import { PathEscapeError, resolveInside } from '../../common/safe-path.js';
 
 export interface PageStoreOptions {
   dir: string;
@@ -635,12 +636,16 @@ export class PageStore {
 
   // ---- helpers ----
 
+  // Page files are named by hashes and a page index, never by the key itself; still, every
+  // name is checked to stay under the pages directory (common/safe-path.ts).
   private fpDir(keyHash: string, fpHash: string): string {
-    return path.join(this.pagesDir, keyHash.slice(0, 2), keyHash, fpHash);
+    if (!HEX.test(keyHash) || !HEX.test(fpHash)) throw new PathEscapeError(`not a page directory name: ${keyHash}/${fpHash}`);
+    return resolveInside(this.pagesDir, keyHash.slice(0, 2), keyHash, fpHash);
   }
 
   private pageFile(keyHash: string, fpHash: string, index: number): string {
-    return path.join(this.fpDir(keyHash, fpHash), String(index));
+    if (!Number.isSafeInteger(index) || index < 0) throw new PathEscapeError(`not a page index: ${index}`);
+    return resolveInside(this.fpDir(keyHash, fpHash), String(index));
   }
 
   private tempPath(): string {
@@ -679,6 +684,8 @@ class KeyedLock {
     }
   }
 }
+
+const HEX = /^[0-9a-f]{40,64}$/;
 
 function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');

@@ -8,7 +8,7 @@ import { UfsError } from '../../common/ufs/types.js';
 export type ObjectErrorCode =
   | 'NoSuchBucket' | 'NoSuchKey' | 'BucketNotEmpty' | 'BucketAlreadyOwnedByYou' | 'InvalidBucketName'
   | 'BucketIsMountPoint' | 'ReadOnly' | 'KeyConflict' | 'InvalidKey' | 'NoSuchUpload' | 'InvalidPart'
-  | 'InvalidPartOrder' | 'EntityTooSmall' | 'BadDigest' | 'IncompleteBody' | 'PreconditionFailed'
+  | 'InvalidPartOrder' | 'EntityTooSmall' | 'EntityTooLarge' | 'BadDigest' | 'IncompleteBody' | 'PreconditionFailed'
   | 'ContentSha256Mismatch' | 'InvalidRequest' | 'InvalidArgument' | 'SlowDown' | 'PolicyReadOnly' | 'UfsUnavailable' | 'UfsAccessDenied' | 'Changed' | 'Aborted';
 
 export class ObjectError extends Error {

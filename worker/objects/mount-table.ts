@@ -10,6 +10,7 @@ import type { Config } from '../../common/config/config.js';
 import { createUfs, type UnderFileSystem } from '../../common/ufs/index.js';
 import { CountingUfs, newUfsCounters, type UfsCounters, type UfsObserver } from '../../common/ufs/counting.js';
 import type { Logger } from '../../common/log.js';
+import { isSafeSegment, PathEscapeError } from '../../common/safe-path.js';
 
 export interface ResolvedBucket {
   bucket: string;
@@ -88,6 +89,8 @@ export class MountTable {
    */
   resolve(bucket: string): ResolvedBucket | undefined {
     const [first, ...rest] = bucket.split(':');
+    // Each part names one directory: nothing a bucket name says may climb out of a mount.
+    if (![first, ...rest].every(isSafeSegment)) throw new PathEscapeError(`bucket name ${JSON.stringify(bucket)} is not a safe directory name`);
     const sub = rest.length ? `${rest.join('/')}/` : '';
     const m = this.mounts.get(`/${first}`);
     if (m) return { bucket, ufs: m.ufs, prefix: sub, readOnly: m.info.read_only, isMountPoint: sub === '' };

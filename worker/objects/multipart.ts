@@ -22,9 +22,35 @@ import { compositeChecksum, createChecksumHasher } from '../../common/checksums.
 import type { Logger } from '../../common/log.js';
 import { fromUfsError, ObjectError } from './errors.js';
 import type { ChecksumRequest, ObjectStore, WritePrecondition } from './object-store.js';
+import { resolveInside } from '../../common/safe-path.js';
 
 const UPLOAD_ID = /^([A-Za-z0-9_-]+)\.([0-9a-f]{32})$/;
 export const MAX_PART_NUMBER = 10000;
+/** S3 objects are at most 5 TiB, however many parts make them. */
+export const MAX_OBJECT_SIZE = 5 * 1024 ** 4;
+
+/**
+ * The size rules of a Complete, judged on the recorded part sizes before a byte is copied:
+ * every part but the last at least `minPartSize` (EntityTooSmall), the whole at most
+ * `maxObjectSize` (EntityTooLarge).
+ */
+export function checkCompletedSizes(parts: readonly { partNumber: number; size: number }[], minPartSize: number, maxObjectSize = MAX_OBJECT_SIZE): number {
+  let total = 0;
+  parts.forEach((p, i) => {
+    if (minPartSize > 0 && i < parts.length - 1 && p.size < minPartSize) {
+      throw new ObjectError('EntityTooSmall', `Part ${p.partNumber} is ${p.size} bytes, below the minimum allowed size of ${minPartSize}.`);
+    }
+    total += p.size;
+  });
+  if (total > maxObjectSize) throw new ObjectError('EntityTooLarge', `The parts add up to ${total} bytes, above the maximum object size of ${maxObjectSize}.`);
+  return total;
+}
+
+function checkPartNumber(partNumber: number): void {
+  if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw new ObjectError('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive.`);
+  }
+}
 /** How long a finished upload's result is kept to answer a retried Complete. */
 const COMPLETED_RETENTION_MS = 60 * 60 * 1000;
 
@@ -88,13 +114,15 @@ export class MultipartStore {
     private readonly registry?: { recordUpload(u: UploadInfo): Promise<void>; forgetUpload(bucket: string, key: string, uploadId: string): Promise<void> },
   ) {}
 
+  /** An upload's staging directory; the id comes from the client, so it is checked twice (shape, then path). */
   private uploadDir(uploadId: string): string {
     if (!UPLOAD_ID.test(uploadId)) throw new ObjectError('NoSuchUpload', `no such upload: ${uploadId}`);
-    return path.join(this.dir, uploadId);
+    return resolveInside(this.dir, uploadId);
   }
 
   private completedFile(uploadId: string): string {
-    return path.join(this.dir, 'completed', `${uploadId}.json`);
+    if (!UPLOAD_ID.test(uploadId)) throw new ObjectError('NoSuchUpload', `no such upload: ${uploadId}`);
+    return resolveInside(this.dir, 'completed', `${uploadId}.json`);
   }
 
   async create(bucket: string, key: string, meta: Pick<ObjectMetadata, 'contentType' | 'headers' | 'userMetadata' | 'tags'>, checksum?: { algorithm: ChecksumAlgorithm; type: 'COMPOSITE' | 'FULL_OBJECT' }): Promise<UploadInfo> {
@@ -127,6 +155,7 @@ export class MultipartStore {
   }
 
   async uploadPart(uploadId: string, bucket: string, key: string, partNumber: number, body: Readable, opts: { contentLength?: number; contentMd5?: string; sha256Hex?: string; checksum?: ChecksumRequest; signal?: AbortSignal }): Promise<PartInfo> {
+    checkPartNumber(partNumber);
     const upload = await this.get(uploadId, bucket, key);
     const dir = this.uploadDir(uploadId);
     if (opts.checksum && upload.checksumAlgorithm && opts.checksum.algorithm !== upload.checksumAlgorithm) {
@@ -172,18 +201,18 @@ export class MultipartStore {
       const v = await verify();
       part = { partNumber, etag: res.etag, size, lastModifiedMs: Date.now(), checksum: v.checksum };
     } else {
-      const tmp = path.join(dir, `tmp-${randomBytes(8).toString('hex')}`);
+      const tmp = resolveInside(dir, `tmp-${randomBytes(8).toString('hex')}`);
       try {
         await pipeline(body, hasher, createWriteStream(tmp), { signal: opts.signal });
         const v = await verify();
         part = { partNumber, etag: v.etagHex, size, lastModifiedMs: Date.now(), checksum: v.checksum };
-        await fs.rename(tmp, path.join(dir, `part-${partNumber}`));
+        await fs.rename(tmp, resolveInside(dir, `part-${partNumber}`));
       } catch (err) {
         await fs.rm(tmp, { force: true });
         throw err;
       }
     }
-    await writeJsonAtomic(path.join(dir, `part-${partNumber}.json`), part);
+    await writeJsonAtomic(resolveInside(dir, `part-${partNumber}.json`), part);
     return part;
   }
 
@@ -249,6 +278,7 @@ export class MultipartStore {
     const chosen: PartInfo[] = [];
     let prev = 0;
     for (const r of requested) {
+      checkPartNumber(r.partNumber);
       if (r.partNumber <= prev) throw new ObjectError('InvalidPartOrder', 'The list of parts was not in ascending order. Parts must be ordered by part number.');
       prev = r.partNumber;
       const p = byNumber.get(r.partNumber);
@@ -256,11 +286,7 @@ export class MultipartStore {
       if (r.checksum !== undefined && p.checksum !== undefined && r.checksum !== p.checksum) throw new ObjectError('InvalidPart', `The checksum of part ${r.partNumber} does not match the uploaded part.`);
       chosen.push(p);
     }
-    chosen.forEach((p, i) => {
-      if (this.minPartSize > 0 && i < chosen.length - 1 && p.size < this.minPartSize) {
-        throw new ObjectError('EntityTooSmall', `Part ${p.partNumber} is ${p.size} bytes, below the minimum allowed size of ${this.minPartSize}.`);
-      }
-    });
+    checkCompletedSizes(chosen, this.minPartSize);
     const etag = `${createHash('md5').update(Buffer.concat(chosen.map((p) => Buffer.from(p.etag, 'hex')))).digest('hex')}-${chosen.length}`;
     const algorithm = upload.checksumAlgorithm;
     let composite: StoredChecksum | undefined;
@@ -279,7 +305,7 @@ export class MultipartStore {
     } else {
       const dir = this.uploadDir(uploadId);
       const body = Readable.from((async function* () {
-        for (const p of chosen) yield* createReadStream(path.join(dir, `part-${p.partNumber}`), { highWaterMark: 1024 * 1024 });
+        for (const p of chosen) yield* createReadStream(resolveInside(dir, `part-${p.partNumber}`), { highWaterMark: 1024 * 1024 });
       })());
       const fullObject = algorithm && upload.checksumType === 'FULL_OBJECT';
       const st = await this.objects.putObject(bucket, key, body, {

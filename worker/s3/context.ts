@@ -179,25 +179,40 @@ export function writePrecondition(req: IncomingMessage): WritePrecondition | und
  * trailers the framing carried (filled in as the body is read).
  */
 export function objectBody(req: IncomingMessage): { body: Readable; length: number | undefined; trailers?: ReadonlyMap<string, string> } {
-  startBody(req);
-  const encoding = header(req, 'content-encoding') ?? '';
-  const sha = header(req, 'x-amz-content-sha256') ?? '';
-  const chunked = encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-');
+  const chunked = isAwsChunked(req);
   const parseLen = (name: string): number | undefined => {
     const v = header(req, name);
     if (v === undefined) return undefined;
     if (!/^\d+$/.test(v.trim())) throw new S3Error('InvalidArgument', `${name} must be a non-negative integer.`, { ArgumentName: name });
     return Number(v);
   };
+  // Every header is judged before the first body byte is read (or asked for with 100 Continue).
+  const length = parseLen(chunked ? 'x-amz-decoded-content-length' : 'content-length');
+  startBody(req);
   if (chunked) {
     const decoder = new AwsChunkedDecoder(chunkVerificationOf(req));
     // pipeline owns the errors of both streams from the first byte: a framing error that
     // happens before the object layer starts consuming leaves the decoder destroyed with that
     // error (which its consumer then sees), never an unhandled 'error' event.
     pipeline(req, decoder, () => undefined);
-    return { body: decoder, length: parseLen('x-amz-decoded-content-length'), trailers: decoder.trailers };
+    return { body: decoder, length, trailers: decoder.trailers };
   }
-  return { body: req, length: parseLen('content-length') };
+  return { body: req, length };
+}
+
+/**
+ * S3 needs to know how long an upload is: a PUT with neither Content-Length nor chunked
+ * transfer encoding is refused with 411 MissingContentLength (HTTP would read it as empty).
+ */
+export function requireBodyLength(req: IncomingMessage): void {
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) throw new S3Error('MissingContentLength');
+}
+
+/** The body is framed with aws-chunked (Content-Encoding, or a STREAMING-… payload hash). */
+export function isAwsChunked(req: IncomingMessage): boolean {
+  const encoding = header(req, 'content-encoding') ?? '';
+  const sha = header(req, 'x-amz-content-sha256') ?? '';
+  return encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-');
 }
 
 /** The stored Content-Encoding: the client's own encodings without aws-chunked (S3-CLIENTS P15). */
@@ -208,19 +223,45 @@ export function storedContentEncoding(req: IncomingMessage): string | undefined 
   return rest.length ? rest.join(',') : undefined;
 }
 
-/** Reads a small request body (XML documents) with a hard size cap. */
+/**
+ * Reads a small request body (XML documents) with a hard size cap (MaxMessageLengthExceeded):
+ * a declared length over it is refused before the body is asked for; a chunked body is read
+ * only up to it. The request is left intact on refusal (never destroyed), so the client gets
+ * its answer and the server discards the rest (limits.ts, drainAfterAnswer).
+ */
 export async function readSmallBody(req: IncomingMessage, maxBytes: number): Promise<string> {
+  const tooBig = () => new S3Error('MaxMessageLengthExceeded', `The request body exceeds ${maxBytes} bytes.`);
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw tooBig();
   startBody(req);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw new S3Error('MalformedXML', `The XML body exceeds ${maxBytes} bytes.`);
-    chunks.push(chunk);
-  }
-  const body = Buffer.concat(chunks);
-  // A signed hex digest covers the body too: a document that does not match it was altered.
-  const sha = contentSha256(req);
-  if (sha !== undefined && createHash('sha256').update(body).digest('hex') !== sha.toLowerCase()) throw new S3Error('XAmzContentSHA256Mismatch');
-  return body.toString('utf8');
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', done);
+      req.off('close', onClose);
+      if (err !== undefined) return reject(err);
+      const body = Buffer.concat(chunks);
+      // A signed hex digest covers the body too: a document that does not match it was altered.
+      const sha = contentSha256(req);
+      if (sha !== undefined && createHash('sha256').update(body).digest('hex') !== sha.toLowerCase()) reject(new S3Error('XAmzContentSHA256Mismatch'));
+      else resolve(body.toString('utf8'));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        req.pause();
+        done(tooBig());
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    const onEnd = () => done();
+    const onClose = () => done(new S3Error('IncompleteBody'));
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', done);
+    req.once('close', onClose);
+  });
 }

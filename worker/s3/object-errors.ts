@@ -2,6 +2,7 @@
 import { ObjectError } from '../objects/errors.js';
 import { S3Error, type S3ErrorCode } from './errors.js';
 import { AwsChunkedError, ChunkSignatureError } from './aws-chunked.js';
+import { PathEscapeError } from '../../common/safe-path.js';
 
 const MAP: Record<ObjectError['code'], S3ErrorCode> = {
   NoSuchBucket: 'NoSuchBucket',
@@ -17,6 +18,7 @@ const MAP: Record<ObjectError['code'], S3ErrorCode> = {
   InvalidPart: 'InvalidPart',
   InvalidPartOrder: 'InvalidPartOrder',
   EntityTooSmall: 'EntityTooSmall',
+  EntityTooLarge: 'EntityTooLarge',
   BadDigest: 'BadDigest',
   IncompleteBody: 'IncompleteBody',
   UfsUnavailable: 'ServiceUnavailable',
@@ -32,12 +34,14 @@ const MAP: Record<ObjectError['code'], S3ErrorCode> = {
 };
 
 /** Messages of these are safe and useful to show the client; others keep S3's generic text. */
-const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'IncompleteBody', 'InvalidBucketName', 'BadDigest', 'InvalidRequest', 'InvalidArgument', 'InvalidPartOrder', 'SlowDown', 'PolicyReadOnly']);
+const SHOW_MESSAGE = new Set<ObjectError['code']>(['BucketIsMountPoint', 'ReadOnly', 'KeyConflict', 'InvalidKey', 'InvalidPart', 'EntityTooSmall', 'EntityTooLarge', 'IncompleteBody', 'InvalidBucketName', 'BadDigest', 'InvalidRequest', 'InvalidArgument', 'InvalidPartOrder', 'SlowDown', 'PolicyReadOnly']);
 
 export function toS3Error(err: unknown, resource: { bucket?: string; key?: string }): unknown {
   if (err instanceof ChunkSignatureError) return new S3Error('SignatureDoesNotMatch', `The request signature we calculated does not match the signature you provided: ${err.message}.`, {}, { cause: err });
   // Broken aws-chunked framing is the client's fault: a 400 it will not blindly retry.
   if (err instanceof AwsChunkedError) return new S3Error('IncompleteBody', `The aws-chunked body is malformed: ${err.message}.`, {}, { cause: err });
+  // A name that would lead outside its root (common/safe-path.ts): the request is refused, never served.
+  if (err instanceof PathEscapeError) return new S3Error('InvalidArgument', 'The request names a path outside the storage root.', {}, { cause: err });
   if (!(err instanceof ObjectError)) return err;
   const extra: Record<string, string> = {};
   if (resource.bucket && (err.code === 'NoSuchBucket' || err.code === 'BucketNotEmpty' || err.code === 'BucketAlreadyOwnedByYou')) extra.BucketName = resource.bucket;

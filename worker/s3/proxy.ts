@@ -42,11 +42,16 @@ export class Forwarder {
       const expectContinue = /100-continue/i.test(String(req.headers.expect ?? ''));
       if (expectContinue) headers.expect = '100-continue';
       let connected = false;
+      let bodySent = false;
       const upstream = this.peers.request(owner, { method: req.method ?? 'GET', path: req.url ?? '/', headers, requestId });
+      // The owner sees the request at once (Node would hold the headers until the first body
+      // byte): it may refuse it, or ask for the body with 100 Continue, before any is sent.
+      upstream.flushHeaders();
       const timer = setTimeout(() => {
         if (!connected) upstream.destroy(new OwnerUnreachable(`no connection to ${host}:${port} within ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
       const sendBody = () => {
+        bodySent = true;
         startBody(req);
         pipeline(req, upstream).catch((err) => upstream.destroy(err));
       };
@@ -63,10 +68,21 @@ export class Forwarder {
         else start();
       });
       upstream.on('response', (up) => {
+        if (res.headersSent) {
+          // This worker answered already (the client's body went idle): the owner's answer has nowhere to go.
+          upstream.destroy();
+          resolve();
+          return;
+        }
         const out: http.OutgoingHttpHeaders = {};
         for (const [k, v] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
         res.writeHead(up.statusCode ?? 502, out);
-        pipeline(up, res).then(resolve, (err) => {
+        pipeline(up, res).then(() => {
+          // The owner answered without the 100 Continue the body waited for: that request will
+          // never end, so its pooled connection must not be kept (nor reused).
+          if (!bodySent) upstream.destroy();
+          resolve();
+        }, (err) => {
           res.destroy();
           reject(err);
         });

@@ -30,7 +30,7 @@ import { toS3Error } from './object-errors.js';
 import { renderXml } from './xml.js';
 import { Forwarder, OwnerUnreachable } from './proxy.js';
 import { FORWARDED_HEADER, REQUEST_ID_HEADER, markVerifiedPeer, type PeerHttp } from '../cluster/peer-http.js';
-import { watchBodyIdle } from './limits.js';
+import { answerIfSilent, drainAfterAnswer, watchBodyIdle } from './limits.js';
 import { redactUrl } from '../../common/log.js';
 import { ConnectionDrainer, type DrainOptions } from './drain.js';
 import { deferContinue, startBody, type RequestContext, type S3Services } from './context.js';
@@ -118,8 +118,11 @@ export class S3Server {
       if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
       app(req, res);
     };
-    this.server = configure(http.createServer({ maxHeaderSize: 64 * 1024 }, serve));
-    if (opts.https) this.httpsServer = configure(https.createServer({ maxHeaderSize: 64 * 1024, cert: opts.https.cert, key: opts.https.key }, serve) as unknown as http.Server) as unknown as https.Server;
+    // Node checks the headers timeout every connectionsCheckingInterval (30 s by default): often
+    // enough that a slow-headers client is dropped soon after its timeout, not up to 30 s later.
+    const connectionsCheckingInterval = Math.max(100, Math.min(1000, opts.headersTimeoutMs / 4 || 1000));
+    this.server = configure(http.createServer({ maxHeaderSize: 64 * 1024, connectionsCheckingInterval }, serve));
+    if (opts.https) this.httpsServer = configure(https.createServer({ maxHeaderSize: 64 * 1024, connectionsCheckingInterval, cert: opts.https.cert, key: opts.https.key }, serve) as unknown as http.Server) as unknown as https.Server;
     this.drainers = [this.server, this.httpsServer].filter((x): x is http.Server => x !== undefined).map((x) => new ConnectionDrainer(x, FORWARDED_HEADER));
   }
 
@@ -176,6 +179,8 @@ export class S3Server {
     const started = process.hrtime.bigint();
     const abort = new AbortController();
     let s3: S3Request | undefined;
+    let proxied = false;
+    const handlerSettled = drainAfterAnswer(req, res, () => proxied);
     const metrics = req.url?.startsWith('/_alluxio/') ? undefined : this.opts.metrics;
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -238,8 +243,10 @@ export class S3Server {
       if (isObjectRequest(s3) && !forwardedBy) {
         const owner = this.ownerFor(s3);
         if (owner && owner.id !== this.opts.selfId) {
+          proxied = true;
           const served = await this.routeToOwner(req, res, s3, owner, log);
           if (served) return;
+          proxied = false;
           useCache = false; // the owner is unreachable: serve from the UFS without caching here
         } else if (!owner) {
           useCache = false;
@@ -252,6 +259,8 @@ export class S3Server {
       const key = s3 && 'key' in s3 ? s3.key : undefined;
       sendError(req, res, toS3Error(err, { bucket, key }), (req.url ?? '/').split('?')[0], requestId, log);
     }
+    answerIfSilent(res, log, (err) => sendError(req, res, err, (req.url ?? '/').split('?')[0], requestId, log), s3?.op ?? 'unparsed');
+    handlerSettled();
   }
 
   /** The owner of a request's path; multipart operations go to the worker holding the upload. */

@@ -10,6 +10,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../../common/ufs/types.js';
+import { PathEscapeError, resolveInside } from '../../common/safe-path.js';
+
+/** Write ids are UUIDs (or hex): one safe file name. */
+const WRITE_ID = /^[0-9a-f-]{8,64}$/;
+
+function checkWriteId(writeId: string): void {
+  if (!WRITE_ID.test(writeId)) throw new PathEscapeError(`not a write id: ${JSON.stringify(writeId)}`);
+}
 
 export class PinnedCapacityExceeded extends Error {
   override name = 'PinnedCapacityExceeded';
@@ -47,9 +55,11 @@ export class LocalWriteStore {
     return s;
   }
 
+  /** Named by a hash of the path and the write id (a UUID; peers and internal URLs carry it, so it is checked). */
   private fileOf(nsPath: string, writeId: string): string {
+    checkWriteId(writeId);
     const h = createHash('sha256').update(nsPath).digest('hex');
-    return path.join(this.dir, h.slice(0, 2), h, writeId);
+    return resolveInside(this.dir, h.slice(0, 2), h, writeId);
   }
 
   usage(): { pinnedBytes: number; capacityBytes: number; pinnedFiles: number } {
@@ -71,7 +81,8 @@ export class LocalWriteStore {
 
   /** Streams `body` to a temp file; returns a commit (rename into place) and an abort. */
   async receive(nsPath: string, writeId: string, body: Readable, signal?: AbortSignal): Promise<{ size: number; tmp: string; commit: () => Promise<LocalFile>; abort: () => Promise<void> }> {
-    const tmp = path.join(this.tmpDir, `${writeId}.${randomBytes(4).toString('hex')}`);
+    checkWriteId(writeId);
+    const tmp = resolveInside(this.tmpDir, `${writeId}.${randomBytes(4).toString('hex')}`);
     let size = 0;
     body.on('data', (c: Buffer) => { size += c.length; });
     try {

@@ -2,7 +2,8 @@
 import { S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { isoDate, parseXmlBody, urlEncodeKey } from '../xml.js';
-import { header, readSmallBody, type RequestContext } from '../context.js';
+import { createHash } from 'node:crypto';
+import { contentMd5, header, readSmallBody, type RequestContext } from '../context.js';
 import { tagsFromXml, tagsXml, MAX_BUCKET_TAGS } from '../tagging.js';
 import { ownerOnlyAcl, putAcl } from './object.js';
 import type { UfsStatus } from '../../../common/ufs/types.js';
@@ -190,12 +191,10 @@ export async function listObjects(ctx: RequestContext, bucket: string, v2: boole
 }
 
 export async function deleteObjects(ctx: RequestContext, bucket: string): Promise<void> {
+  // A Content-MD5 that is not 16 base64 bytes is InvalidDigest before the body is read.
+  const md5 = contentMd5(ctx.req);
   const text = await readSmallBody(ctx.req, MAX_XML_BYTES);
-  const md5 = header(ctx.req, 'content-md5');
-  if (md5 !== undefined) {
-    const { createHash } = await import('node:crypto');
-    if (createHash('md5').update(text, 'utf8').digest('base64') !== md5.trim()) throw new S3Error('BadDigest');
-  }
+  if (md5 !== undefined && createHash('md5').update(text, 'utf8').digest('base64') !== md5) throw new S3Error('BadDigest');
   const doc = parseXmlBody(text).Delete as { Object?: { Key?: unknown }[]; Quiet?: unknown } | undefined;
   if (!doc || typeof doc !== 'object') throw new S3Error('MalformedXML');
   const objects = doc.Object ?? [];

@@ -3,7 +3,7 @@ import { S3Error } from '../errors.js';
 import { sendEmpty, sendXml, errorXml } from '../respond.js';
 import { isoDate, parseXmlBody, renderXml, urlEncodeKey } from '../xml.js';
 import {
-  checksumAlgorithmHeader, checksumRequest, contentMd5, contentSha256, header, objectBody, readSmallBody,
+  checksumAlgorithmHeader, checksumRequest, contentMd5, contentSha256, header, isAwsChunked, objectBody, readSmallBody, requireBodyLength,
   storedHeaders, userMetadata, writePrecondition, type RequestContext,
 } from '../context.js';
 import { MAX_PART_NUMBER, type PartInfo } from '../../objects/multipart.js';
@@ -65,10 +65,12 @@ export async function uploadPart(ctx: RequestContext, bucket: string, key: strin
   const partNumber = partNumberParam(ctx);
   const md5 = contentMd5(ctx.req);
   const uploadId = uploadIdParam(ctx);
+  requireBodyLength(ctx.req);
   const declared = header(ctx.req, 'x-amz-decoded-content-length') ?? header(ctx.req, 'content-length');
-  if (declared !== undefined && Number(declared) > MAX_PART_SIZE) throw new S3Error('EntityTooLarge');
+  if (declared !== undefined && Number(declared) > MAX_PART_SIZE) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: declared, MaxSizeAllowed: String(MAX_PART_SIZE) });
   // An unknown upload is refused before the client sends the part (Expect: 100-continue).
   await ctx.services.multipart.get(uploadId, bucket, key);
+  checksumRequest(ctx.req, isAwsChunked(ctx.req) ? new Map() : undefined);
   const { body, length, trailers } = objectBody(ctx.req);
   const checksum = checksumRequest(ctx.req, trailers);
   const part = await ctx.services.multipart.uploadPart(uploadId, bucket, key, partNumber, body, {

@@ -10,7 +10,7 @@ import { ObjectError } from '../../objects/errors.js';
 import { S3Error } from '../errors.js';
 import { sendEmpty, sendXml } from '../respond.js';
 import { isoDate } from '../xml.js';
-import { checksumRequest, contentMd5, contentSha256, header, objectBody, readSmallBody, storedHeaders, userMetadata, writePrecondition, type RequestContext } from '../context.js';
+import { checksumRequest, contentMd5, contentSha256, header, isAwsChunked, objectBody, readSmallBody, requireBodyLength, storedHeaders, userMetadata, writePrecondition, type RequestContext } from '../context.js';
 import { tagsFromHeader, tagsFromXml, tagsXml, MAX_OBJECT_TAGS } from '../tagging.js';
 import { checkTags } from '../tagging.js';
 
@@ -40,8 +40,16 @@ function httpDate(ms: number): string {
   return new Date(ms).toUTCString();
 }
 
+/** IMF-fixdate, RFC 850, asctime (RFC 9110) and ISO 8601; anything else is no date, and S3 ignores the header. */
+const HTTP_DATE = [
+  /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]+, \d{2}-[A-Za-z]{3}-\d{2} \d{2}:\d{2}:\d{2} GMT$/,
+  /^[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/,
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/,
+];
+
 function parseHttpDate(v: string | undefined): number | undefined {
-  if (!v) return undefined;
+  if (!v || !HTTP_DATE.some((re) => re.test(v.trim()))) return undefined;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : t;
 }
@@ -188,9 +196,12 @@ export async function putObject(ctx: RequestContext, bucket: string, key: string
   checkCannedAcl(ctx);
   const tags = tagsFromHeader(header(ctx.req, 'x-amz-tagging'), ctx.services.taggingRestrictions);
   const precondition = writePrecondition(ctx.req);
+  requireBodyLength(ctx.req);
   const declared = header(ctx.req, 'x-amz-decoded-content-length') ?? header(ctx.req, 'content-length');
   if (declared !== undefined && Number(declared) > MAX_PUT_SIZE) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: declared, MaxSizeAllowed: String(MAX_PUT_SIZE) });
   await ctx.services.objects.checkWrite(bucket, key, precondition);
+  // Judged before the body starts flowing (a refusal then never leaves it half-read).
+  checksumRequest(ctx.req, isAwsChunked(ctx.req) ? new Map() : undefined);
   const { body, length, trailers } = objectBody(ctx.req);
   const st = await ctx.services.objects.putObject(bucket, key, body, {
     contentType: header(ctx.req, 'content-type'),
