@@ -39,6 +39,8 @@ export interface ClusterOptions {
   /** Extra properties per worker. */
   workerConf?: (index: number) => Record<string, string>;
   dataDir?: string;
+  /** Extra environment of the worker processes (e.g. NODE_OPTIONS=--cpu-prof for the benchmark). */
+  workerEnv?: NodeJS.ProcessEnv;
 }
 
 function spawnAlluxio(name: string, args: string[], conf: Record<string, string>, logDir: string, env: NodeJS.ProcessEnv = {}): ProcInfo {
@@ -120,7 +122,7 @@ export class TestCluster {
       this.workers.push({ index: i, id: `worker-${i}`, s3Port, rpcPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined });
     }
     await this.waitCoordinator();
-    for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
+    for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerEnv);
     await this.waitSettled();
   }
 
@@ -181,7 +183,7 @@ export class TestCluster {
 
   async restartWorker(w: TestWorker): Promise<void> {
     await stop(w.p);
-    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
+    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerEnv);
     await this.waitSettled();
   }
 
