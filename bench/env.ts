@@ -117,7 +117,7 @@ export class BenchEnv {
       workers: 3,
       dataDir: path.join(this.tmp, 'cluster'),
       conf: { 'alluxio.write.cache.enabled': 'true' },
-      workerEnv: this.opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${this.opts.cpuProf}` } : undefined,
+      workerNodeArgs: this.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${this.opts.cpuProf}`] : undefined,
     });
     const cli = async (args: string[]) => {
       const r = await runCli(args, { conf: this.cluster.cliConf() });

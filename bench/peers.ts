@@ -48,8 +48,10 @@ class Child {
 function spawnLogged(name: string, cmd: string, args: string[], logFile: string): Child {
   const out = createWriteStream(logFile, { flags: 'a' });
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.pipe(out);
-  proc.stderr!.pipe(out);
+  // Two pipes share one file: neither may end it while the other still writes.
+  proc.stdout!.pipe(out, { end: false });
+  proc.stderr!.pipe(out, { end: false });
+  proc.once('close', () => out.end());
   proc.on('error', (err) => out.write(`cannot start ${cmd}: ${err.message}\n`));
   return new Child(name, proc);
 }

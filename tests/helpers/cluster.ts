@@ -39,20 +39,22 @@ export interface ClusterOptions {
   /** Extra properties per worker. */
   workerConf?: (index: number) => Record<string, string>;
   dataDir?: string;
-  /** Extra environment of the worker processes (e.g. NODE_OPTIONS=--cpu-prof for the benchmark). */
-  workerEnv?: NodeJS.ProcessEnv;
+  /** Node flags of the worker processes (e.g. --cpu-prof for the benchmark; NODE_OPTIONS refuses it). */
+  workerNodeArgs?: string[];
 }
 
-function spawnAlluxio(name: string, args: string[], conf: Record<string, string>, logDir: string, env: NodeJS.ProcessEnv = {}): ProcInfo {
+function spawnAlluxio(name: string, args: string[], conf: Record<string, string>, logDir: string, nodeArgs: string[] = []): ProcInfo {
   const logFile = path.join(logDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
   const confArgs = Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]);
-  const proc = spawn(process.execPath, [BIN, ...args, ...confArgs], {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, ...args, ...confArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ALLUXIO_CONF_DIR: '', ...env },
+    env: { ...process.env, ALLUXIO_CONF_DIR: '' },
   });
-  proc.stdout!.pipe(out);
-  proc.stderr!.pipe(out);
+  // Two pipes share one file: neither may end it while the other still writes.
+  proc.stdout!.pipe(out, { end: false });
+  proc.stderr!.pipe(out, { end: false });
+  proc.once('close', () => out.end());
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));
   return { name, proc, logFile, exited };
 }
@@ -122,7 +124,7 @@ export class TestCluster {
       this.workers.push({ index: i, id: `worker-${i}`, s3Port, rpcPort, endpoint: `http://127.0.0.1:${s3Port}`, cacheDir, conf, p: undefined });
     }
     await this.waitCoordinator();
-    for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerEnv);
+    for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerNodeArgs);
     await this.waitSettled();
   }
 
@@ -183,7 +185,7 @@ export class TestCluster {
 
   async restartWorker(w: TestWorker): Promise<void> {
     await stop(w.p);
-    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerEnv);
+    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerNodeArgs);
     await this.waitSettled();
   }
 
