@@ -7,7 +7,6 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import express from 'express';
 import type { Logger } from '../../common/log.js';
 import type { WorkerInfo } from '../../proto/index.js';
 import { objectPathKey } from '../../common/ring.js';
@@ -59,6 +58,8 @@ export class S3Server {
   private readonly forwarder: Forwarder;
   private readonly services: S3Services;
   port = 0;
+  private readonly requestIdPrefix = randomBytes(4).toString('hex').toUpperCase().slice(0, 7);
+  private requestSeq = 0;
 
   constructor(private readonly opts: S3ServerOptions) {
     this.forwarder = new Forwarder(opts.selfId, opts.proxyConnectTimeoutMs);
@@ -67,10 +68,9 @@ export class S3Server {
       deleteOnOwner: (b, k, log) => this.deleteOnOwner(b, k, log),
       listUploadsEverywhere: (b, p, log) => this.listUploadsEverywhere(b, p, log),
     };
-    const app = express();
-    app.disable('x-powered-by');
-    app.set('etag', false);
-    app.use((req, res) => void this.handle(req, res));
+    // Plain node:http: express only wrapped handle() here, and its router showed in the GET
+    // profile (≈7% of a cached 4 KiB GET) while adding nothing handle() uses.
+    const app = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
     this.server = http.createServer({ maxHeaderSize: 64 * 1024 }, app);
     this.server.on('checkContinue', (req, res) => {
       deferContinue(req, res);
@@ -102,10 +102,19 @@ export class S3Server {
     this.forwarder.close();
   }
 
+  /**
+   * 16 hex digits, unique per process start: a random prefix and a counter (randomBytes for
+   * every request showed in the GET profile).
+   */
+  private nextRequestId(): string {
+    this.requestSeq = (this.requestSeq + 1) % 0x1000000000;
+    return this.requestIdPrefix + this.requestSeq.toString(16).toUpperCase().padStart(9, '0');
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const forwardedBy = req.headers[FORWARDED_HEADER] as string | undefined;
     const incomingId = req.headers[REQUEST_ID_HEADER];
-    const requestId = forwardedBy && typeof incomingId === 'string' && /^[0-9A-F]{16}$/.test(incomingId) ? incomingId : randomBytes(8).toString('hex').toUpperCase();
+    const requestId = forwardedBy && typeof incomingId === 'string' && /^[0-9A-F]{16}$/.test(incomingId) ? incomingId : this.nextRequestId();
     req.headers[REQUEST_ID_HEADER] = requestId;
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
