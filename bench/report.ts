@@ -78,18 +78,20 @@ function fmt(v: number | undefined, digits = 1): string {
 
 export function table(results: Results): string {
   const lines = [
-    '| workload | target | ops/s | MB/s | p50 ms | p99 ms | errors | ours/peer |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
+    '| id | workload | target | ops/s | MB/s | p50 ms | p99 ms | errors | ours/peer |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results.rows) {
     if (r.failure) {
-      lines.push(`| ${r.workload.title} | ${r.target} | FAILED: ${r.failure.replace(/\|/g, '/').slice(0, 200)} | | | | | |`);
+      lines.push(`| ${r.workload.id} | ${r.workload.title} | ${r.target} | FAILED: ${r.failure.replace(/\|/g, '/').slice(0, 200)} | | | | | |`);
       continue;
     }
     const m = medianOf(r.runs)!;
     const ratio = r.role === 'peer' ? fmt(results.ratio(r.workload.id, r.target), 2) + '×' : '';
-    const extra = m.extra?.maxRssMB !== undefined ? ` (peak worker RSS ${fmt(m.extra.maxRssMB, 0)} MB)` : '';
-    lines.push(`| ${r.workload.title}${extra} | ${r.target} | ${fmt(m.opsPerSec)} | ${fmt(m.mbPerSec)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.errors} | ${ratio} |`);
+    let extra = '';
+    if (m.extra?.maxRssMB !== undefined) extra = ` (peak worker RSS ${fmt(m.extra.maxRssMB, 0)} MB)`;
+    if (m.extra?.writesPerSec !== undefined) extra = ` (written at ${fmt(m.extra.writesPerSec)}/s; first write to last persisted ${fmt(m.extra.overallPerSec)}/s; backlog ${fmt(m.extra.backlog, 0)})`;
+    lines.push(`| ${r.workload.id} | ${r.workload.title}${extra} | ${r.target} | ${fmt(m.opsPerSec)} | ${fmt(m.mbPerSec)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.errors} | ${ratio} |`);
   }
   return lines.join('\n');
 }
