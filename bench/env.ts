@@ -41,7 +41,7 @@ export function sizesFor(smoke: boolean): Sizes {
   const MiB = 1024 * 1024;
   return smoke
     ? { small: 4096, medium: MiB, large: 2 * MiB, putLarge: 2 * MiB, multipart: 12 * MiB, multipartPart: 5 * MiB, coldObject: MiB, coldObjects: 2, listKeys: 2500, persistObjects: 40, rssObject: 2 * MiB, rssConnections: 8 }
-    : { small: 4096, medium: MiB, large: 64 * MiB, putLarge: 64 * MiB, multipart: 1024 * MiB, multipartPart: 16 * MiB, coldObject: 8 * MiB, coldObjects: 10, listKeys: 100_000, persistObjects: 3000, rssObject: 512 * MiB, rssConnections: 8 };
+    : { small: 4096, medium: MiB, large: 64 * MiB, putLarge: 64 * MiB, multipart: 1024 * MiB, multipartPart: 16 * MiB, coldObject: 8 * MiB, coldObjects: 10, listKeys: 100_000, persistObjects: 1000, rssObject: 512 * MiB, rssConnections: 8 };
 }
 
 export const BUCKET = 'bench';

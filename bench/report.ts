@@ -89,7 +89,7 @@ export function table(results: Results): string {
     const m = medianOf(r.runs)!;
     const ratio = r.role === 'peer' ? fmt(results.ratio(r.workload.id, r.target), 2) + '×' : '';
     let extra = '';
-    if (m.extra?.maxRssMB !== undefined) extra = ` (peak worker RSS ${fmt(m.extra.maxRssMB, 0)} MB)`;
+    if (m.extra?.maxRssMB !== undefined) extra = ` (peak owner RSS ${fmt(m.extra.putRssMB, 0)} MB during the PUTs at ${fmt(m.extra.putMBps, 0)} MB/s, ${fmt(m.extra.getRssMB, 0)} MB during the GETs at ${fmt(m.extra.getMBps, 0)} MB/s)`;
     if (m.extra?.writesPerSec !== undefined) extra = ` (written at ${fmt(m.extra.writesPerSec)}/s; first write to last persisted ${fmt(m.extra.overallPerSec)}/s; backlog ${fmt(m.extra.backlog, 0)})`;
     lines.push(`| ${r.workload.id} | ${r.workload.title}${extra} | ${r.target} | ${fmt(m.opsPerSec)} | ${fmt(m.mbPerSec)} | ${fmt(m.p50, 2)} | ${fmt(m.p99, 2)} | ${m.errors} | ${ratio} |`);
   }

@@ -346,30 +346,31 @@ export function workloads(env: BenchEnv): Workload[] {
           }
         })();
         const url = (key: string) => new URL(`${env.owner.endpoint}/${BUCKET}/${key}`);
+        const ownerPid = env.owner.p!.proc.pid!;
         try {
-          const m = await loops(s.rssConnections, Infinity, async (_, seq) => {
-            const key = keys[seq]!;
-            await new Promise<void>((resolve, reject) => {
-              const req = http.request(url(key), { method: 'PUT', agent, headers: { 'content-length': s.rssObject } }, (res) => {
-                res.resume();
-                res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`PUT answered ${res.statusCode}`))));
-              });
-              req.on('error', reject);
-              repeated(chunk, s.rssObject).pipe(req);
+          // All the PUTs at once, then all the GETs: the peak of each phase is reported.
+          const puts = await loops(s.rssConnections, Infinity, (_, seq) => new Promise<number>((resolve, reject) => {
+            const req = http.request(url(keys[seq]!), { method: 'PUT', agent, headers: { 'content-length': s.rssObject } }, (res) => {
+              res.resume();
+              res.on('end', () => (res.statusCode === 200 ? resolve(s.rssObject) : reject(new Error(`PUT answered ${res.statusCode}`))));
             });
-            const got = await new Promise<number>((resolve, reject) => {
-              http.get(url(key), { agent }, (res) => {
-                let n = 0;
-                res.on('data', (c: Buffer) => { n += c.length; });
-                res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`GET answered ${res.statusCode}`))));
-                res.on('error', reject);
-              }).on('error', reject);
-            });
-            if (got !== s.rssObject) throw new Error(`read back ${got} of ${s.rssObject} bytes`);
-            return 2 * s.rssObject;
-          }, s.rssConnections);
-          const ownerPeak = peak.get(env.owner.p!.proc.pid!)!;
-          return { ...m, extra: { maxRssMB: Math.max(...peak.values()) / 1e6, ownerRssMB: ownerPeak / 1e6 } };
+            req.on('error', reject);
+            repeated(chunk, s.rssObject).pipe(req);
+          }), s.rssConnections);
+          const putPeak = peak.get(ownerPid)!;
+          for (const pid of pids) peak.set(pid, 0);
+          const gets = await loops(s.rssConnections, Infinity, (_, seq) => new Promise<number>((resolve, reject) => {
+            http.get(url(keys[seq]!), { agent }, (res) => {
+              let n = 0;
+              res.on('data', (c: Buffer) => { n += c.length; });
+              res.on('end', () => (res.statusCode === 200 && n === s.rssObject ? resolve(n) : reject(new Error(`GET answered ${res.statusCode} with ${n} bytes`))));
+              res.on('error', reject);
+            }).on('error', reject);
+          }), s.rssConnections);
+          const getPeak = peak.get(ownerPid)!;
+          const seconds = puts.seconds + gets.seconds;
+          const m = summarize([], 2 * s.rssConnections * s.rssObject, seconds, puts.errors + gets.errors);
+          return { ...m, ops: puts.ops + gets.ops, opsPerSec: (puts.ops + gets.ops) / seconds, p50: NaN, p99: NaN, extra: { maxRssMB: Math.max(putPeak, getPeak) / 1e6, putRssMB: putPeak / 1e6, getRssMB: getPeak / 1e6, putMBps: puts.mbPerSec, getMBps: gets.mbPerSec } };
         } finally {
           sampling = false;
           await sampler;
