@@ -95,7 +95,7 @@ export async function startWorker(config: Config, rootLog: Logger): Promise<Work
   try {
     const metrics = new WorkerMetrics({ worker: id });
     const pageSize = config.bytes('alluxio.worker.page.store.page.size');
-    const pages = await PageStore.open({ dir: cacheDir, capacityBytes: config.bytes('alluxio.worker.page.store.sizes'), pageSize, log: log.child({ component: 'page-store' }) });
+    const pages = await PageStore.open({ dir: cacheDir, capacityBytes: config.bytes('alluxio.worker.page.store.sizes'), pageSize, memoryBytes: config.bytes('alluxio.worker.page.store.memory.size'), log: log.child({ component: 'page-store' }) });
     closers.push(() => pages.close());
 
     // Staged uploads belong to requests of an earlier run of this worker: none is in flight now.

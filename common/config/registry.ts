@@ -77,6 +77,7 @@ const keys: PropertyKey[] = [
   // ---- page cache ----
   { name: 'alluxio.worker.page.store.dirs', type: 'string', default: '', description: 'Cache directory of this worker; empty means <alluxio.data.dir>/cache/<worker id>.' },
   { name: 'alluxio.worker.page.store.sizes', type: 'bytes', default: '1GB', description: 'Capacity of the page store; least-recently-used pages are evicted beyond it.' },
+  { name: 'alluxio.worker.page.store.memory.size', type: 'bytes', default: '64MB', description: 'The most recently read cached pages are also kept in memory, up to this many bytes: a hot page is served without touching the disk. 0 serves every hit from disk.' },
   { name: 'alluxio.worker.page.store.page.size', type: 'bytes', default: '1MB', description: 'Cache granularity: the UFS is read and cached in pages of this size.' },
   { name: 'alluxio.user.file.metadata.sync.interval', type: 'duration', default: '10sec', description: 'How long object metadata read from the UFS is trusted before it is checked again; an object changed in the UFS behind our back is served stale at most this long. 0 checks on every request.' },
 

@@ -41,18 +41,22 @@ export interface ClusterOptions {
   /** Extra properties per worker. */
   workerConf?: (index: number) => Record<string, string>;
   dataDir?: string;
+  /** Node flags of the worker processes (e.g. --cpu-prof for the benchmark; NODE_OPTIONS refuses it). */
+  workerNodeArgs?: string[];
 }
 
-function spawnAlluxio(name: string, args: string[], conf: Record<string, string>, logDir: string, env: NodeJS.ProcessEnv = {}): ProcInfo {
+function spawnAlluxio(name: string, args: string[], conf: Record<string, string>, logDir: string, nodeArgs: string[] = []): ProcInfo {
   const logFile = path.join(logDir, `${name}.log`);
   const out = createWriteStream(logFile, { flags: 'a' });
   const confArgs = Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]);
-  const proc = spawn(process.execPath, [BIN, ...args, ...confArgs], {
+  const proc = spawn(process.execPath, [...nodeArgs, BIN, ...args, ...confArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ALLUXIO_CONF_DIR: '', ...env },
+    env: { ...process.env, ALLUXIO_CONF_DIR: '' },
   });
-  proc.stdout!.pipe(out);
-  proc.stderr!.pipe(out);
+  // Two pipes share one file: neither may end it while the other still writes.
+  proc.stdout!.pipe(out, { end: false });
+  proc.stderr!.pipe(out, { end: false });
+  proc.once('close', () => out.end());
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? (sig ? -1 : null))));
   return { name, proc, logFile, exited };
 }
@@ -112,7 +116,7 @@ export class TestCluster {
     const n = this.opts.workers ?? 3;
     for (let i = 0; i < n; i++) this.workers.push(await this.defineWorker(i));
     await this.waitCoordinator();
-    for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
+    for (const w of this.workers) w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerNodeArgs);
     await this.waitSettled();
   }
 
@@ -190,7 +194,7 @@ export class TestCluster {
   async addWorker(extraConf: Record<string, string> = {}): Promise<TestWorker> {
     const w = await this.defineWorker(this.workers.length, extraConf);
     this.workers.push(w);
-    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
+    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerNodeArgs);
     await this.waitSettled();
     return w;
   }
@@ -213,7 +217,7 @@ export class TestCluster {
 
   /** Starts a stopped worker again with the same id, ports, cache dir and properties. */
   startWorker(w: TestWorker): void {
-    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir);
+    w.p = spawnAlluxio(w.id, ['worker'], w.conf, this.logDir, this.opts.workerNodeArgs);
   }
 
   /** Stops and starts the coordinator on the same ports and data dir; waits until the workers are back. */

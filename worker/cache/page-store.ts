@@ -8,6 +8,8 @@ export interface PageStoreOptions {
   dir: string;
   capacityBytes: number;
   pageSize: number;
+  /** Bytes of recently read pages also kept in memory (0: none). */
+  memoryBytes?: number;
   log: Logger;
 }
 
@@ -97,6 +99,15 @@ export class PageStore {
   private readonly puts = new Map<string, PendingPut>();
   private readonly background = new Set<Promise<void>>();
   private readonly dirLocks = new KeyedLock();
+  /**
+   * Page id → bytes of recently read pages, least recently used first. Only indexed pages are
+   * here and removeEntry drops them, so a page in memory is always the page on disk. The same
+   * Buffer is handed to every reader (responses never modify it): a hot hit costs no syscall
+   * and no allocation.
+   */
+  private readonly hot = new Map<string, Buffer>();
+  private hotBytes = 0;
+  private readonly memoryBytes: number;
 
   readonly evictions: EvictionCounters = { pages: 0, bytes: 0 };
   private usedBytes = 0;
@@ -111,6 +122,7 @@ export class PageStore {
     this.tmpDir = path.join(this.dir, 'tmp');
     this.capacityBytes = opts.capacityBytes;
     this.pageSize = opts.pageSize;
+    this.memoryBytes = opts.memoryBytes ?? 0;
     this.log = opts.log.child({ component: 'page-store' });
   }
 
@@ -141,6 +153,13 @@ export class PageStore {
       await this.removeEntry(entry).done;
       return null;
     }
+    const hot = this.hot.get(id);
+    if (hot) {
+      this.hot.delete(id);
+      this.hot.set(id, hot);
+      this.persistTouch(entry);
+      return hot;
+    }
     let data: Buffer;
     try {
       data = await fs.readFile(entry.file);
@@ -160,7 +179,29 @@ export class PageStore {
       return null;
     }
     this.persistTouch(entry);
+    // Still the indexed page (not evicted while we read it): keep it in memory.
+    if (this.lru.get(id) === entry) this.remember(id, data);
     return data;
+  }
+
+  private remember(id: string, data: Buffer): void {
+    if (data.length > this.memoryBytes) return;
+    this.forget(id);
+    this.hot.set(id, data);
+    this.hotBytes += data.length;
+    for (const [oldId, old] of this.hot) {
+      if (this.hotBytes <= this.memoryBytes) break;
+      this.hot.delete(oldId);
+      this.hotBytes -= old.length;
+    }
+  }
+
+  private forget(id: string): void {
+    const data = this.hot.get(id);
+    if (data) {
+      this.hot.delete(id);
+      this.hotBytes -= data.length;
+    }
   }
 
   /** Stores a page for (key, fingerprint). Pages of `key` under any other fingerprint are dropped first (the object changed). Evicts LRU pages to fit. A page larger than capacity is not stored. */
@@ -437,6 +478,7 @@ export class PageStore {
    */
   private removeEntry(entry: PageEntry): Removal {
     this.lru.delete(entry.id);
+    this.forget(entry.id);
     const fps = this.byKey.get(entry.keyHash);
     const indexes = fps?.get(entry.fpHash);
     indexes?.delete(entry.index);

@@ -15,7 +15,6 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import express from 'express';
 import type { Logger } from '../../common/log.js';
 import type { WorkerInfo } from '../../proto/index.js';
 import { objectPathKey } from '../../common/ring.js';
@@ -88,6 +87,8 @@ export class S3Server {
   private readonly drainers: ConnectionDrainer[];
   port = 0;
   httpsPort = 0;
+  private readonly requestIdPrefix = randomBytes(4).toString('hex').toUpperCase().slice(0, 7);
+  private requestSeq = 0;
 
   constructor(private readonly opts: S3ServerOptions) {
     this.forwarder = new Forwarder(opts.peers, opts.proxyConnectTimeoutMs);
@@ -96,10 +97,9 @@ export class S3Server {
       deleteOnOwner: (b, k, log, credentials) => this.deleteOnOwner(b, k, log, credentials),
       listUploadsEverywhere: (b, p, log) => this.listUploadsEverywhere(b, p, log),
     };
-    const app = express();
-    app.disable('x-powered-by');
-    app.set('etag', false);
-    app.use((req, res) => void this.handle(req, res));
+    // Plain node:http: express only wrapped handle() here, and its router showed in the GET
+    // profile (≈7% of a cached 4 KiB GET) while adding nothing handle() uses.
+    const app = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
     const configure = <S extends http.Server>(server: S): S => {
       server.on('checkContinue', (req, res) => {
         if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
@@ -113,7 +113,7 @@ export class S3Server {
       server.headersTimeout = opts.headersTimeoutMs;
       return server;
     };
-    // Body counting starts before express sees the request: the first body bytes may follow at once.
+    // Body counting starts before the handler sees the request: the first body bytes may follow at once.
     const serve = (req: IncomingMessage, res: ServerResponse) => {
       if (opts.metrics) this.bodyBytes.set(req, countBodyBytes(req, res));
       app(req, res);
@@ -158,6 +158,15 @@ export class S3Server {
     })));
   }
 
+  /**
+   * 16 hex digits, unique per process start: a random prefix and a counter (randomBytes for
+   * every request showed in the GET profile).
+   */
+  private nextRequestId(): string {
+    this.requestSeq = (this.requestSeq + 1) % 0x1000000000;
+    return this.requestIdPrefix + this.requestSeq.toString(16).toUpperCase().padStart(9, '0');
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // The marker is checked, then removed: nothing downstream (handlers, the proxy) sees a client's copy.
     const marker = req.headers[FORWARDED_HEADER];
@@ -165,7 +174,7 @@ export class S3Server {
     delete req.headers[FORWARDED_HEADER];
     delete req.headers[REQUEST_ID_HEADER];
     const forwardedBy = marker === undefined ? undefined : this.opts.peers.auth.verify(marker, req.method ?? 'GET', req.url ?? '/', incomingId);
-    const requestId = forwardedBy ? (incomingId as string) : randomBytes(8).toString('hex').toUpperCase();
+    const requestId = forwardedBy ? (incomingId as string) : this.nextRequestId();
     if (forwardedBy) markVerifiedPeer(req, forwardedBy);
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);

@@ -78,6 +78,10 @@ export class WriteCache {
   private started = false;
   private checking = false;
   private ticking = false;
+  /** A kick arrived during a tick: read the queue again right after it. */
+  private tickAgain = false;
+  /** Paths a persister slot is working on (the queue still lists them until they are done). */
+  private readonly persisting = new Set<string>();
   private readonly persistedAt: number[] = [];
   private persistedTotal = 0;
   private failuresTotal = 0;
@@ -367,15 +371,18 @@ export class WriteCache {
     });
   }
 
+  /** After a tick that started work the queue is read again at once; an idle queue is polled every 200 ms. */
   private schedule(ms: number): void {
     if (this.closed) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule(200)), ms);
+    this.timer = setTimeout(() => void this.tick().then((busy) => this.schedule(busy ? 0 : 200), () => this.schedule(200)), ms);
   }
 
-  /** A new WRITE_BACK entry: look at the queue now rather than at the next tick. */
+  /** A new WRITE_BACK entry or a free persister slot: look at the queue now rather than at the next tick. */
   private kick(): void {
-    if (this.started && this.running === 0) this.schedule(0);
+    if (!this.started || this.running >= this.o.persistThreads) return;
+    if (this.ticking) this.tickAgain = true;
+    else this.schedule(0);
   }
 
   async stop(): Promise<void> {
@@ -385,26 +392,40 @@ export class WriteCache {
     while (this.running > 0) await new Promise((r) => setTimeout(r, 50));
   }
 
-  private async tick(): Promise<void> {
-    if (!this.enabled || !this.hooks || this.ticking || this.running >= this.o.persistThreads) return;
+  /** True when it started work (more may be due). */
+  private async tick(): Promise<boolean> {
+    if (!this.enabled || !this.hooks || this.ticking || this.running >= this.o.persistThreads) return false;
     this.ticking = true;
+    this.tickAgain = false;
     try {
-      await this.tickOnce();
+      return (await this.tickOnce()) || this.tickAgain;
     } finally {
       this.ticking = false;
     }
   }
 
-  private async tickOnce(): Promise<void> {
+  /**
+   * Fills the free persister slots from the queue and returns without waiting for them: each
+   * slot that frees up asks for the next entry at once (a pool, not batches separated by a
+   * poll interval, which capped persistence at ~40 objects/s).
+   */
+  private async tickOnce(): Promise<boolean> {
     let due: string[];
     try {
-      due = await dueForWorker(this.o.metastore, this.o.selfId, Date.now(), this.o.persistThreads * 4);
+      due = await dueForWorker(this.o.metastore, this.o.selfId, Date.now(), this.o.persistThreads * 4 + this.persisting.size);
     } catch (err) {
       this.lastError = `metastore: ${(err as Error).message}`;
-      return;
+      return false;
     }
-    const work = due.slice(0, this.o.persistThreads - this.running);
-    await Promise.all(work.map((p) => this.persistOne(p)));
+    const work = due.filter((p) => !this.persisting.has(p)).slice(0, Math.max(0, this.o.persistThreads - this.running));
+    for (const p of work) {
+      this.persisting.add(p);
+      void this.persistOne(p).catch((err: Error) => { this.lastError = `${p}: ${err.message}`; }).finally(() => {
+        this.persisting.delete(p);
+        this.kick();
+      });
+    }
+    return work.length > 0;
   }
 
   private async persistOne(path: string): Promise<void> {

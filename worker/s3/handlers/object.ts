@@ -2,8 +2,7 @@
  * Object-level operations: GET/HEAD (ranges, conditionals, checksums, response-* overrides),
  * PUT (metadata, tags, integrity, conditional writes), DELETE, CopyObject, tagging and ACLs.
  */
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { ServerResponse } from 'node:http';
 import type { ByteRange, UfsStatus } from '../../../common/ufs/types.js';
 import { checksumHeaderName } from '../../../common/checksums.js';
 import { ObjectError } from '../../objects/errors.js';
@@ -70,7 +69,8 @@ export function checkConditions(ctx: RequestContext, st: UfsStatus, prefix = '')
   const ifNoneMatch = header(ctx.req, `${prefix}if-none-match`);
   const ifModifiedSince = parseHttpDate(header(ctx.req, `${prefix}if-modified-since`));
   const ifUnmodifiedSince = parseHttpDate(header(ctx.req, `${prefix}if-unmodified-since`));
-  const notModified = prefix === '' ? new S3Error('NotModified') : new S3Error('PreconditionFailed', undefined, { Condition: `${prefix}If-None-Match` });
+  // Built only when thrown: an Error captures a stack, too dear for every GET.
+  const notModified = () => prefix === '' ? new S3Error('NotModified') : new S3Error('PreconditionFailed', undefined, { Condition: `${prefix}If-None-Match` });
   // HTTP dates have second precision.
   const mtime = Math.floor(st.mtimeMs / 1000) * 1000;
   if (ifMatch !== undefined) {
@@ -79,9 +79,9 @@ export function checkConditions(ctx: RequestContext, st: UfsStatus, prefix = '')
     throw new S3Error('PreconditionFailed', undefined, { Condition: `${prefix}If-Unmodified-Since` });
   }
   if (ifNoneMatch !== undefined) {
-    if (etagMatches(ifNoneMatch, st.etag)) throw notModified;
+    if (etagMatches(ifNoneMatch, st.etag)) throw notModified();
   } else if (ifModifiedSince !== undefined && mtime <= ifModifiedSince) {
-    throw notModified;
+    throw notModified();
   }
 }
 
@@ -164,13 +164,48 @@ export async function getObject(ctx: RequestContext, bucket: string, key: string
       ctx.res.end();
       return;
     }
-    const rest = body;
-    await pipeline(Readable.from((async function* () {
-      yield first.value;
-      yield* rest;
-    })(), { objectMode: false }), ctx.res);
+    await sendBody(ctx.res, first.value, body);
     return;
   }
+}
+
+/**
+ * Writes the chunks to the response with back-pressure. A hand loop rather than
+ * pipeline(Readable.from(...)): those cost a stream, an AbortController and a DOMException per
+ * GET, a tenth of a small cached GET's time. The last chunk goes out with end() (one write).
+ */
+async function sendBody(res: ServerResponse, first: Buffer, rest: AsyncGenerator<Buffer>): Promise<void> {
+  let chunk = first;
+  try {
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) {
+        res.end(chunk);
+        return;
+      }
+      if (!res.write(chunk)) await drained(res);
+      chunk = next.value;
+    }
+  } finally {
+    // Stops the reader (and its UFS read) when the client went away mid-body.
+    await rest.return(undefined);
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  if (res.destroyed) return Promise.reject(new Error('the client closed the connection'));
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the client closed the connection'));
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 /** x-amz-acl values that mean "only the owner": all we grant, so all we accept. */
