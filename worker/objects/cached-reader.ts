@@ -15,8 +15,8 @@ import type { PageStore } from '../cache/page-store.js';
 const MAX_RUN_PAGES = 64;
 /**
  * Page writes to the cache one reader may have in flight. A reader faster than the disk
- * otherwise leaves every page it passed in memory until written: 8 cold 512 MiB GETs took
- * a worker to 1 GB of RSS. Past this, the reader waits for the oldest write.
+ * otherwise leaves every page it passed in memory until written. Past this, the reader waits
+ * for the oldest write.
  */
 const MAX_PENDING_PAGE_WRITES = 4;
 
@@ -141,7 +141,10 @@ export class CachedReader {
             const page = parts.length === 1 ? parts[0] : Buffer.concat(parts, have);
             parts = [];
             have = 0;
+            // A resolving function keeps its promise, and so the page, alive: dropped here, or
+            // a run would pin all its pages (64 MiB per reader) until it ends.
             settle.get(current)!.resolve(page);
+            settle.delete(current);
             // Caching is best effort and off the reader's path (the store never rejects), but
             // bounded: see MAX_PENDING_PAGE_WRITES.
             writes.push(this.pages.putPage(cacheKey, fingerprint, current, page).finally(stored(current)));
@@ -155,12 +158,12 @@ export class CachedReader {
       }
       if (current <= last) throw new Error(`UFS returned a short read for ${ufsKey}`);
     } catch (err) {
-      for (let p = current; p <= last; p++) settle.get(p)!.reject(err);
+      for (let p = current; p <= last; p++) settle.get(p)?.reject(err);
       throw err;
     } finally {
       // A reader that stopped early (client went away) releases the pages it did not fetch.
       const stopped = new Error('read stopped');
-      for (let p = current; p <= last; p++) settle.get(p)!.reject(stopped);
+      for (let p = current; p <= last; p++) settle.get(p)?.reject(stopped);
     }
   }
 }
