@@ -17,24 +17,13 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runCli, startCluster, tempDir, type TestCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/ports.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const TOTAL = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const CONCURRENCY = 16;
 const SLOW_BODIES = 4;
 const SEED = Number(process.env.FUZZ_SEED ?? (Date.now() % 2 ** 31));
 const ESCAPE = 'FUZZESCAPE';
-
-/** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface FuzzRequest {
   n: number;
@@ -57,7 +46,7 @@ function describeRequest(r: FuzzRequest): string {
 class Generator {
   readonly rnd: () => number;
   uploadIds: string[] = [];
-  constructor(seed: number) { this.rnd = prng(seed); }
+  constructor(seed: number) { this.rnd = mulberry32(seed); }
   int(n: number): number { return Math.floor(this.rnd() * n); }
   pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]; }
   chance(p: number): boolean { return this.rnd() < p; }

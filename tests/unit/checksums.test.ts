@@ -16,6 +16,7 @@ import {
   parseChecksumAlgorithm,
 } from '../../common/checksums.js';
 import type { ChecksumAlgorithm } from '../../common/ufs/types.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const te = new TextEncoder();
 const b64 = (hex: string): string => Buffer.from(hex, 'hex').toString('base64');
@@ -33,18 +34,6 @@ function refRaw(alg: 'CRC32' | 'CRC32C' | 'SHA1' | 'SHA256', data: Uint8Array): 
     case 'SHA256':
       return createHash('sha256').update(data).digest();
   }
-}
-
-/** Deterministic PRNG so failures reproduce (seed is printed). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randomSplits(len: number, rnd: () => number): number[] {
