@@ -18,6 +18,7 @@ import path from 'node:path';
 import { runCli, startCluster, tempDir, type TestCluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/ports.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { walk } from '../helpers/files.js';
 
 const TOTAL = Number(process.env.FUZZ_REQUESTS ?? 10_000);
 const CONCURRENCY = 16;
@@ -238,15 +239,6 @@ function send(port: number, r: FuzzRequest, slowWaitMs: number): Promise<Outcome
       }
     });
   });
-}
-
-async function walk(dir: string, out: string[] = []): Promise<string[]> {
-  for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = path.join(dir, e.name);
-    out.push(p);
-    if (e.isDirectory()) await walk(p, out);
-  }
-  return out;
 }
 
 describe(`fuzz: ${TOTAL} randomised requests (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { runCli, startCluster, tempDir, type TestCluster, type TestWorker } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/ports.js';
 import { errorCode, rawExchange, rawRequest, type RawResponse } from '../helpers/raw-http.js';
+import { walk } from '../helpers/files.js';
 
 const B = 'lim';
 const WB = 'limwb';
@@ -33,15 +34,6 @@ async function one(w: TestWorker, method: string, target: string, headers: Recor
 function expectError(r: RawResponse, status: number, code: string): void {
   assert.equal(r.status, status, `expected ${status} ${code}, got ${r.status}: ${r.text.slice(0, 300)}`);
   assert.equal(errorCode(r), code, r.text.slice(0, 300));
-}
-
-async function walk(dir: string, out: string[] = []): Promise<string[]> {
-  for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = path.join(dir, e.name);
-    out.push(p);
-    if (e.isDirectory()) await walk(p, out);
-  }
-  return out;
 }
 
 /** Temp files of every writer: the UFS's, the write cache's, staged multipart parts. */
