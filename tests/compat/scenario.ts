@@ -27,6 +27,7 @@ import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { REPO_ROOT, startCluster, tempDir, type TestCluster, type TestWorker } from '../helpers/cluster.js';
+import { oneAttemptClient } from '../helpers/s3.js';
 
 export const MiB = 1024 * 1024;
 /** The "100 MB" object of every scenario. */
@@ -366,14 +367,7 @@ export class Harness {
 
   /** A JS SDK v3 client for checks the client under test cannot make (not the client under test). */
   sdk(endpoint: string): S3Client {
-    const s = new S3Client({
-      endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 120_000 }),
-    });
+    const s = oneAttemptClient(endpoint, { connectTimeoutMs: 5_000 });
     this.sdks.push(s);
     return s;
   }

@@ -17,6 +17,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { runCli, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { startNginx, type NginxLb } from '../helpers/nginx.js';
+import { oneAttemptClient } from '../helpers/s3.js';
 
 const LOOPS = 4;
 /** Object sizes the loops cycle through; 3 MiB bodies go with Expect: 100-continue (JS SDK ≥ 2 MiB). */
@@ -26,17 +27,7 @@ const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 
 interface Failure { loop: number; op: string; key: string; error: string }
 
-function sdkClient(endpoint: string): S3Client {
-  return new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    // One attempt: a request broken by a restart must show up, not be retried away.
-    maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: 120_000 }),
-  });
-}
+const sdkClient = (endpoint: string): S3Client => oneAttemptClient(endpoint);
 
 function describeErr(err: unknown): string {
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
