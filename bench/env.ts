@@ -118,6 +118,7 @@ export class BenchEnv {
       dataDir: path.join(this.tmp, 'cluster'),
       conf: { 'alluxio.write.cache.enabled': 'true' },
       workerNodeArgs: this.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${this.opts.cpuProf}`] : undefined,
+      coordinatorNodeArgs: this.opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${this.opts.cpuProf}`] : undefined,
     });
     const cli = async (args: string[]) => {
       const r = await runCli(args, { conf: this.cluster.cliConf() });

@@ -20,7 +20,7 @@ import { allEntries } from '../common/metastore/write-entries.js';
 import { CoordinatorMetrics } from './metrics.js';
 import { StatusView } from './status.js';
 import { statusRoutes } from './status-routes.js';
-import { METASTORE_GRPC_SERVER_OPTIONS, MetastoreService, metastoreServiceImpl, openMetastore } from './metastore/index.js';
+import { METASTORE_GRPC_SERVER_OPTIONS, MetastoreService, metastoreService, openMetastore } from './metastore/index.js';
 import { BucketMetadata } from './bucket-metadata.js';
 import { BucketPermissions } from './bucket-permissions.js';
 import { bucketLookup } from './bucket-lookup.js';
@@ -151,13 +151,15 @@ export async function startCoordinator(config: Config, rootLog: Logger): Promise
     const permissions = new BucketPermissions(state, { bucketExists: bucketLookup(state, config, stagingDir) }, rootLog.child({ component: 'bucket-permissions' }));
     grpcServer.addService(CoordinatorService.service, metrics.instrument('Coordinator', CoordinatorService.service, coordinatorServiceImpl({ membership, mounts, watch, buckets: new BucketMetadata(state), permissions, clusterSecret: await loadClusterSecret(config, stateDir) }, rootLog.child({ component: 'grpc' }))));
     grpcServer.addService(PathConfigService.service, metrics.instrument('PathConfig', PathConfigService.service, pathConfigServiceImpl(pathConfig, rootLog.child({ component: 'grpc' }))));
-    grpcServer.addService(MetastoreService.service, metrics.instrument('Metastore', MetastoreService.service, metastoreServiceImpl(metastore, rootLog.child({ component: 'metastore-grpc' }))));
+    const metastoreRpc = metastoreService(metastore, rootLog.child({ component: 'metastore-grpc' }), (method, code, seconds) => metrics.observeCall('Metastore', method, code, seconds));
+    grpcServer.addService(MetastoreService.service, metrics.instrument('Metastore', MetastoreService.service, metastoreRpc.implementation));
     grpcServer.addService(OperationsService.service, metrics.instrument('Operations', OperationsService.service, operations.service));
     const rpcPort = await bindGrpc(grpcServer, grpcAddress(host, config.int('alluxio.coordinator.rpc.port')), grpcTls(config).server());
     closers.push(() => shutdownGrpc(grpcServer));
     // Closers run in reverse: streams end before the gRPC server shuts down, or tryShutdown would wait on them.
     closers.push(() => watch.close());
     closers.push(() => permissions.close());
+    closers.push(async () => metastoreRpc.close());
 
     const httpServer = http.createServer(createRestApi({ state, membership, mounts, pathConfig, permissions, persistence: () => persistenceSummary(metastore), extraRoutes: statusRoutes(status, metrics), jobs: operations.jobs }, rootLog.child({ component: 'rest' })));
     closers.push(() => closeHttp(httpServer));

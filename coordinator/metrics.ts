@@ -25,8 +25,17 @@ export class CoordinatorMetrics {
   constructor() {
     const r = this.registry;
     collectDefaultMetrics({ register: r });
-    this.grpcRequests = new Counter({ name: 'alluxio_coordinator_grpc_requests_total', help: 'gRPC calls answered by the coordinator, by service, method and status code (a stream counts when it ends).', labelNames: ['service', 'method', 'code'], registers: [r] });
+    this.grpcRequests = new Counter({ name: 'alluxio_coordinator_grpc_requests_total', help: 'gRPC calls answered by the coordinator, by service, method and status code (a stream counts when it ends; each call inside a Metastore session counts as its method).', labelNames: ['service', 'method', 'code'], registers: [r] });
     this.grpcDuration = new Histogram({ name: 'alluxio_coordinator_grpc_request_duration_seconds', help: 'Time to answer a unary gRPC call, by service and method.', labelNames: ['service', 'method'], buckets: GRPC_BUCKETS, registers: [r] });
+  }
+
+  /**
+   * A call carried inside a stream (the Metastore Session's messages), counted and timed like
+   * the unary call it stands for.
+   */
+  observeCall(service: string, method: string, code: number, seconds: number): void {
+    this.grpcRequests.inc({ service, method, code: codeName(code) });
+    this.grpcDuration.observe({ service, method }, seconds);
   }
 
   /**

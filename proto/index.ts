@@ -50,6 +50,19 @@ export interface MetaKeyRange { begin: Buffer; end: Buffer }
 export interface MetaMutation { type: 'set' | 'clear' | 'clear_range'; key: Buffer; value?: Buffer; end?: Buffer }
 export interface MetaCommitRequest { read_version: number; reads: MetaKeyRange[]; mutations: MetaMutation[] }
 export interface MetaCommitResponse { committed: boolean; version: number; conflict: string }
+export interface MetaGetRequest { key: Buffer; read_version: number }
+export interface MetaRangeRequest { begin: Buffer; end: Buffer; limit: number; reverse: boolean; read_version: number }
+export type MetaSessionOp =
+  | { read_version: Empty }
+  | { get: MetaGetRequest }
+  | { range: MetaRangeRequest }
+  | { commit: MetaCommitRequest };
+export type MetaSessionRequest = { id: number } & MetaSessionOp;
+export interface MetaSessionResponse {
+  id: number; code: number; details: string;
+  result?: 'version' | 'get' | 'range' | 'commit';
+  version?: MetaVersion; get?: MetaGetResponse; range?: MetaRangeResponse; commit?: MetaCommitResponse;
+}
 export interface RegisterWorkerRequest { id: string; address: WorkerAddress; cache: CacheUsage; version: string }
 export interface RegisterWorkerResponse { id: string; heartbeat_interval_ms: number; cluster_secret?: string }
 export interface HeartbeatRequest { id: string; cache: CacheUsage }

@@ -18,6 +18,12 @@ import { checkKey, checkValue, type CommitRequest, type CommitResult, type KeyRa
 export interface VersionedReader {
   get(key: Buffer, readVersion: number): Promise<Buffer | undefined> | Buffer | undefined;
   getRange(begin: Buffer, end: Buffer, opts: RangeOptions, readVersion: number): Promise<KeyValue[]> | KeyValue[];
+  /**
+   * A read at the store's current version, answering that version too: a remote reader's
+   * first read then needs no separate read-version round trip.
+   */
+  getCurrent?(key: Buffer): Promise<{ value: Buffer | undefined; version: number }>;
+  getRangeCurrent?(begin: Buffer, end: Buffer, opts: RangeOptions): Promise<{ items: KeyValue[]; version: number }>;
 }
 
 interface Span {
@@ -60,6 +66,31 @@ export class BufferedTransaction implements Transaction {
     return this.rv;
   }
 
+  /**
+   * The first read of the transaction fixes its read version: at the version the store answers
+   * it at when the reader can say (one round trip instead of two), else at a fresh read version.
+   */
+  private async readKey(key: Buffer): Promise<Buffer | undefined> {
+    if (!this.rv && this.reader.getCurrent) {
+      const first = this.reader.getCurrent(key);
+      this.rv = first.then((r) => (this.rvKnown = r.version));
+      // Later reads await the version; a failed first read fails them, never the process.
+      this.rv.catch(() => undefined);
+      return (await first).value;
+    }
+    return this.reader.get(key, await this.readVersion());
+  }
+
+  private async readRange(begin: Buffer, end: Buffer, opts: RangeOptions): Promise<KeyValue[]> {
+    if (!this.rv && this.reader.getRangeCurrent) {
+      const first = this.reader.getRangeCurrent(begin, end, opts);
+      this.rv = first.then((r) => (this.rvKnown = r.version));
+      this.rv.catch(() => undefined);
+      return (await first).items;
+    }
+    return this.reader.getRange(begin, end, opts, await this.readVersion());
+  }
+
   private checkOpen(): void {
     if (this.finished) throw new MetastoreError('Internal', 'the transaction is already finished (used after its function returned?)');
   }
@@ -78,8 +109,7 @@ export class BufferedTransaction implements Transaction {
     const own = this.writes.get(mapKey(key));
     if (own) return own.value ?? undefined;
     if (this.isCleared(key)) return undefined;
-    const rv = await this.readVersion();
-    const value = await this.reader.get(key, rv);
+    const value = await this.readKey(key);
     this.reads.push({ begin: Buffer.from(key) });
     return value;
   }
@@ -113,13 +143,12 @@ export class BufferedTransaction implements Transaction {
     let knownEnd = end;
     let enough = false;
     if (spans.length > 0) {
-      const rv = await this.readVersion();
       for (const span of spans) {
         let lo = span.begin;
         let hi = span.end;
         while (!enough) {
           const want = limit ? limit - fromStore.length : 0;
-          const batch = await this.reader.getRange(lo, hi, { limit: want, reverse }, rv);
+          const batch = await this.readRange(lo, hi, { limit: want, reverse });
           const full = want > 0 && batch.length >= want;
           if (!reverse) {
             const upTo = full ? keyAfter(batch[batch.length - 1].key) : hi;

@@ -21,4 +21,9 @@ export interface MetastoreBackend extends Metastore {
   getRange(begin: Buffer, end: Buffer, opts: RangeOptions, readVersion: number): MaybePromise<KeyValue[]>;
   /** Checks the read set against the read version and, if nothing changed, applies the mutations atomically. */
   commit(req: CommitRequest): MaybePromise<CommitResult>;
+  /**
+   * Optional group commit: the requests checked and applied in order, as `commit` would one by
+   * one, but made durable together. Throws (applying none) only when the batch itself fails.
+   */
+  commitMany?(reqs: CommitRequest[]): CommitResult[];
 }

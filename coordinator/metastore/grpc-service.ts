@@ -16,9 +16,10 @@ import {
   type MetaCommitResponse,
   type MetaGetResponse,
   type MetaRangeResponse,
+  type MetaSessionResponse,
   type MetaVersion,
 } from '../../proto/index.js';
-import { checkCommitSize, checkKey, MAX_COMMIT_BYTES, type CommitRequest, type KeyRange, type MetastoreBackend, type Mutation } from './backend.js';
+import { checkCommitSize, checkKey, MAX_COMMIT_BYTES, type CommitRequest, type CommitResult, type KeyRange, type MetastoreBackend, type Mutation } from './backend.js';
 
 /**
  * Options the coordinator's grpc.Server needs for this service: a commit may carry up to
@@ -110,17 +111,59 @@ export function decodeCommit(req: WireCommitRequest): CommitRequest {
   return out;
 }
 
-export function metastoreServiceImpl(store: MetastoreBackend, log: Logger): grpc.UntypedServiceImplementation {
+/**
+ * Group commit: commits that arrive together (in one turn of the event loop, typically while
+ * the previous batch's sync blocked it) go to the backend as one batch when it can take one —
+ * one disk sync for all of them instead of one each. Each commit is still checked and applied
+ * in arrival order, seeing the ones before it.
+ */
+class CommitQueue {
+  private queue: Array<{ req: CommitRequest; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }> = [];
+  private scheduled = false;
+
+  constructor(private readonly store: MetastoreBackend) {}
+
+  commit(req: CommitRequest): Promise<CommitResult> {
+    if (!this.store.commitMany) return Promise.resolve(this.store.commit(req));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.queue.splice(0);
+    let results: CommitResult[];
+    try {
+      results = this.store.commitMany!(batch.map((b) => b.req));
+    } catch {
+      // One commit the backend refuses must not fail the others: each on its own, with its own answer.
+      for (const b of batch) {
+        Promise.resolve().then(() => this.store.commit(b.req)).then(b.resolve, b.reject);
+      }
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(results[i]!));
+  }
+}
+
+/** The four calls of the service as plain functions, shared by the unary methods and Session. */
+function metastoreOps(store: MetastoreBackend, log: Logger) {
   const at = async (readVersion: unknown): Promise<number> => version(readVersion) || (await store.readVersion());
+  const commits = new CommitQueue(store);
   return {
-    GetReadVersion: unaryHandler<Empty, MetaVersion>('GetReadVersion', log, async () => ({ version: await store.readVersion() })),
-    Get: unaryHandler<GetRequest, MetaGetResponse>('Get', log, async (req) => {
+    GetReadVersion: async (): Promise<MetaVersion> => ({ version: await store.readVersion() }),
+    Get: async (req: GetRequest): Promise<MetaGetResponse> => {
       const key = bytes(req.key, 'key');
       const rv = await at(req.read_version);
       const value = await store.get(key, rv);
       return { found: value !== undefined, value: value ?? Buffer.alloc(0), read_version: rv };
-    }),
-    GetRange: unaryHandler<RangeRequest, MetaRangeResponse>('GetRange', log, async (req) => {
+    },
+    GetRange: async (req: RangeRequest): Promise<MetaRangeResponse> => {
       const begin = bytes(req.begin, 'range begin');
       const end = bytes(req.end, 'range end');
       const limit = Number(req.limit ?? 0);
@@ -128,12 +171,101 @@ export function metastoreServiceImpl(store: MetastoreBackend, log: Logger): grpc
       const rv = await at(req.read_version);
       const items = await store.getRange(begin, end, { limit, reverse: req.reverse === true }, rv);
       return { items, read_version: rv };
-    }),
-    Commit: unaryHandler<WireCommitRequest, MetaCommitResponse>('Commit', log, async (req) => {
-      const res = await store.commit(decodeCommit(req));
+    },
+    Commit: async (req: WireCommitRequest): Promise<MetaCommitResponse> => {
+      const res = await commits.commit(decodeCommit(req));
       if (!res.committed) log.debug({ conflict: res.conflict, read_version: req.read_version, version: res.version }, 'metastore commit refused');
       return { committed: res.committed, version: res.version, conflict: res.conflict };
-    }),
+    },
+  };
+}
+
+/** Which call a Session message carries, and where its answer goes. */
+const SESSION_OPS = {
+  read_version: { method: 'GetReadVersion', result: 'version' },
+  get: { method: 'Get', result: 'get' },
+  range: { method: 'GetRange', result: 'range' },
+  commit: { method: 'Commit', result: 'commit' },
+} as const;
+
+type SessionRequest = { id: number; op?: keyof typeof SESSION_OPS } & Partial<Record<keyof typeof SESSION_OPS, unknown>>;
+
+export function metastoreServiceImpl(store: MetastoreBackend, log: Logger): grpc.UntypedServiceImplementation {
+  return metastoreService(store, log).implementation;
+}
+
+/** Told of every call answered inside a session (method, gRPC status code, seconds taken). */
+export type SessionCallObserver = (method: string, code: number, seconds: number) => void;
+
+/**
+ * The service and its open sessions: `close()` ends them (workers open theirs again), so a
+ * graceful gRPC shutdown does not wait on them.
+ */
+export function metastoreService(store: MetastoreBackend, log: Logger, observe?: SessionCallObserver): { implementation: grpc.UntypedServiceImplementation; close(): void } {
+  const sessions = new Set<() => void>();
+  return { implementation: serviceImpl(store, log, sessions, observe), close: () => { for (const end of [...sessions]) end(); } };
+}
+
+function serviceImpl(store: MetastoreBackend, log: Logger, sessions: Set<() => void>, observe?: SessionCallObserver): grpc.UntypedServiceImplementation {
+  const ops = metastoreOps(store, log);
+  const call = (method: keyof typeof ops, req: unknown): Promise<unknown> => (ops[method] as (r: unknown) => Promise<unknown>)(req);
+  return {
+    GetReadVersion: unaryHandler<Empty, MetaVersion>('GetReadVersion', log, ops.GetReadVersion),
+    Get: unaryHandler<GetRequest, MetaGetResponse>('Get', log, ops.Get),
+    GetRange: unaryHandler<RangeRequest, MetaRangeResponse>('GetRange', log, ops.GetRange),
+    Commit: unaryHandler<WireCommitRequest, MetaCommitResponse>('Commit', log, ops.Commit),
+    // Each message is one call, answered by id as soon as it is done; errors end that call
+    // only (with the status its unary twin would end with), never the stream.
+    Session: ((stream: grpc.ServerDuplexStream<SessionRequest, MetaSessionResponse>) => {
+      let open = true;
+      let running = 0;
+      let ended = false;
+      const end = () => {
+        sessions.delete(end);
+        if (!open) return;
+        open = false;
+        stream.end();
+      };
+      sessions.add(end);
+      const finishIfDone = () => {
+        if (ended && running === 0) end();
+      };
+      stream.on('data', (req: SessionRequest) => {
+        const id = Number(req.id);
+        const kind = req.op;
+        const started = process.hrtime.bigint();
+        running++;
+        const spec = kind ? SESSION_OPS[kind] : undefined;
+        Promise.resolve()
+          .then(() => {
+            if (!spec) throw new InvalidArgument('a Session message names no call');
+            return call(spec.method, req[kind!]);
+          })
+          .then(
+            (value) => ({ id, code: grpc.status.OK, details: '', [spec!.result]: value }),
+            (err) => {
+              const st = toStatus(err, spec?.method ?? 'Session', log);
+              return { id, code: st.code ?? grpc.status.INTERNAL, details: st.details ?? '' };
+            },
+          )
+          .then((answer) => {
+            running--;
+            observe?.(spec?.method ?? 'Session', answer.code, Number(process.hrtime.bigint() - started) / 1e9);
+            if (open) stream.write(answer as MetaSessionResponse);
+            finishIfDone();
+          });
+      });
+      stream.on('end', () => {
+        ended = true;
+        finishIfDone();
+      });
+      const gone = () => {
+        open = false;
+        sessions.delete(end);
+      };
+      stream.on('error', gone);
+      stream.on('cancelled', gone);
+    }) as unknown as grpc.UntypedHandleCall,
   };
 }
 

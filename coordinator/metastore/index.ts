@@ -18,5 +18,5 @@ export async function openMetastore(config: Config, dir: string, log: Logger): P
 export { MAX_COMMIT_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES } from './backend.js';
 export type { CommitRequest, CommitResult, KeyRange, MetastoreBackend, Mutation } from './backend.js';
 export { FdbMetastore, openFdbMetastore } from './fdb-store.js';
-export { METASTORE_GRPC_SERVER_OPTIONS, metastoreServiceImpl, MetastoreService } from './grpc-service.js';
+export { METASTORE_GRPC_SERVER_OPTIONS, metastoreService, metastoreServiceImpl, MetastoreService } from './grpc-service.js';
 export { METASTORE_DB_FILE, SqliteMetastore, type SqliteMetastoreOptions } from './sqlite-store.js';

@@ -91,6 +91,7 @@ export class SqliteMetastore implements MetastoreBackend {
   private readonly db: Database.Database;
   private readonly st: ReturnType<typeof prepareAll>;
   private readonly commitTx: Database.Transaction<(req: CommitRequest, now: number) => CommitResult>;
+  private readonly commitManyTx: Database.Transaction<(reqs: CommitRequest[], now: number) => CommitResult[]>;
   private readonly retentionMs: number;
   private readonly retentionVersions: number;
   private readonly pruneIntervalMs: number;
@@ -133,6 +134,12 @@ export class SqliteMetastore implements MetastoreBackend {
     this.db = db;
     this.st = prepareAll(db);
     this.commitTx = db.transaction((req: CommitRequest, now: number) => this.applyCommit(req, now));
+    this.commitManyTx = db.transaction((reqs: CommitRequest[], now: number) => reqs.map((req) => {
+      const res = this.applyCommit(req, now);
+      // The next commit of the batch is checked against this one.
+      if (res.committed && res.version > this.version) this.version = res.version;
+      return res;
+    }));
     this.version = this.st.readMeta.get('version')!.value;
     this.horizonVersion = this.st.readMeta.get('horizon')!.value;
     this.prune(Date.now());
@@ -187,6 +194,25 @@ export class SqliteMetastore implements MetastoreBackend {
       if (now - this.lastPruneMs >= this.pruneIntervalMs) this.prune(now);
     }
     return result;
+  }
+
+  /**
+   * Group commit: one SQLite transaction, so one WAL sync, for the whole batch; each request is
+   * checked against the store including the requests before it. A failed batch rolls back whole.
+   */
+  commitMany(reqs: CommitRequest[]): CommitResult[] {
+    this.checkOpen();
+    for (const req of reqs) checkCommitSize(req);
+    const now = Date.now();
+    const before = this.version;
+    try {
+      const results = this.commitManyTx.immediate(reqs, now);
+      if (this.version > before && now - this.lastPruneMs >= this.pruneIntervalMs) this.prune(now);
+      return results;
+    } catch (err) {
+      this.version = before;
+      throw err;
+    }
   }
 
   private applyCommit(req: CommitRequest, now: number): CommitResult {

@@ -42,6 +42,14 @@ function metastoreError(code: MetastoreErrorType['code']) {
 }
 
 /** A promise and its resolver, for lining transactions up. */
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 function gate(): { wait: Promise<void>; open: () => void } {
   let open!: () => void;
   const wait = new Promise<void>((r) => (open = r));
@@ -111,11 +119,11 @@ interface Served {
   address: string;
 }
 
-function serve(store: SqliteMetastore | FdbMetastore): Promise<Served> {
+function serve(store: SqliteMetastore | FdbMetastore, address = '127.0.0.1:0'): Promise<Served> {
   const server = new grpc.Server(METASTORE_GRPC_SERVER_OPTIONS);
   server.addService(MetastoreService.service, metastoreServiceImpl(store, log));
   return new Promise((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, port) =>
       err ? reject(err) : resolve({ server, address: `127.0.0.1:${port}` }),
     );
   });
@@ -766,6 +774,84 @@ describe('metastore contract', () => {
         await assert.rejects(client.transact(async (tx) => tx.set(b('x'), b('1'))), metastoreError('Unavailable'));
       } finally {
         await client.close();
+      }
+    });
+
+    it('a worker\'s session survives a coordinator restart: calls in flight fail Unavailable, the next ones reconnect', async () => {
+      const dir = await tempDir();
+      let store = SqliteMetastore.open(dir);
+      let served = await serve(store);
+      const client = new RemoteMetastore(served.address, { retry: { maxRetries: 0, baseDelayMs: 1, maxDelayMs: 1 } });
+      try {
+        await client.transact(async (tx) => tx.set(b('k'), b('1')));
+        assert.equal(str(await client.read((tx) => tx.get(b('k')))), '1');
+        // The coordinator goes away with the session open.
+        served.server.forceShutdown();
+        await store.close();
+        await assert.rejects(client.transact(async (tx) => { await tx.get(b('k')); tx.set(b('k'), b('2')); }), metastoreError('Unavailable'));
+        // And comes back on the same address with the same data.
+        store = SqliteMetastore.open(dir);
+        served = await serve(store, served.address);
+        await waitUntil(async () => (await client.read((tx) => tx.get(b('k'))).then(str, () => undefined)) === '1');
+        await client.transact(async (tx) => { assert.equal(str(await tx.get(b('k'))), '1'); tx.set(b('k'), b('3')); });
+        assert.equal(str(await client.read((tx) => tx.get(b('k')))), '3');
+      } finally {
+        await client.close();
+        await stop(served);
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('commits arriving together are applied as one group, each checked against the ones before it', async () => {
+      const dir = await tempDir();
+      const store = SqliteMetastore.open(dir);
+      try {
+        const v0 = store.readVersion();
+        const results = store.commitMany([
+          { readVersion: v0, reads: [], mutations: [{ type: 'set', key: b('a'), value: b('1') }] },
+          // Read `a` at v0: the first commit of the group changed it since.
+          { readVersion: v0, reads: [{ begin: b('a') }], mutations: [{ type: 'set', key: b('b'), value: b('x') }] },
+          { readVersion: v0, reads: [{ begin: b('c') }], mutations: [{ type: 'set', key: b('c'), value: b('y') }] },
+        ]);
+        assert.deepEqual(results.map((r) => r.committed), [true, false, true]);
+        assert.equal(results[1]!.conflict, 'conflict');
+        assert.ok(results[2]!.version > results[0]!.version);
+        const rv = store.readVersion();
+        assert.equal(rv, results[2]!.version);
+        assert.equal(str(await store.get(b('b'), rv)), undefined);
+        assert.equal(str(await store.get(b('c'), rv)), 'y');
+        // A group the store refuses applies none of it and leaves the version where it was.
+        assert.throws(() => store.commitMany([
+          { readVersion: rv, reads: [], mutations: [{ type: 'set', key: b('d'), value: b('1') }] },
+          { readVersion: rv, reads: [], mutations: [{ type: 'set', key: b('e'), value: Buffer.alloc(MiB + 1) }] },
+        ]), metastoreError('TooLarge'));
+        assert.equal(store.readVersion(), rv);
+        assert.equal(await store.get(b('d'), rv), undefined);
+      } finally {
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('many workers\' concurrent commits through the service all land, each exactly once', async () => {
+      const dir = await tempDir();
+      const store = SqliteMetastore.open(dir);
+      const served = await serve(store);
+      const clients = [0, 1, 2].map(() => new RemoteMetastore(served.address));
+      try {
+        await Promise.all(clients.flatMap((c, ci) => Array.from({ length: 40 }, (_, i) => c.transact(async (tx) => {
+          const counter = Number(str(await tx.get(b('counter'))) ?? '0');
+          tx.set(b('counter'), b(String(counter + 1)));
+          tx.set(b(`item/${ci}/${i}`), b('1'));
+        }))));
+        assert.equal(str(await clients[0]!.read((tx) => tx.get(b('counter')))), '120');
+        assert.equal((await clients[1]!.read((tx) => tx.getRange(b('item/'), strinc(b('item/'))))).length, 120);
+      } finally {
+        for (const c of clients) await c.close();
+        await stop(served);
+        await store.close();
+        await rm(dir, { recursive: true, force: true });
       }
     });
 

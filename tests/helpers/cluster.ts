@@ -43,6 +43,8 @@ export interface ClusterOptions {
   dataDir?: string;
   /** Node flags of the worker processes (e.g. --cpu-prof for the benchmark; NODE_OPTIONS refuses it). */
   workerNodeArgs?: string[];
+  /** Node flags of the coordinator process. */
+  coordinatorNodeArgs?: string[];
 }
 
 function spawnAlluxio(name: string, args: string[], conf: Record<string, string>, logDir: string, nodeArgs: string[] = []): ProcInfo {
@@ -112,7 +114,7 @@ export class TestCluster {
     this.coordinatorRpcPort = await freePort();
     this.coordinatorWebPort = await freePort();
     Object.assign(this.baseConf, this.cliConf());
-    this.coordinator = spawnAlluxio('coordinator', ['coordinator'], this.baseConf, this.logDir);
+    this.coordinator = spawnAlluxio('coordinator', ['coordinator'], this.baseConf, this.logDir, this.opts.coordinatorNodeArgs);
     const n = this.opts.workers ?? 3;
     for (let i = 0; i < n; i++) this.workers.push(await this.defineWorker(i));
     await this.waitCoordinator();
@@ -223,7 +225,7 @@ export class TestCluster {
   /** Stops and starts the coordinator on the same ports and data dir; waits until the workers are back. */
   async restartCoordinator(): Promise<void> {
     await stop(this.coordinator);
-    this.coordinator = spawnAlluxio('coordinator', ['coordinator'], this.baseConf, this.logDir);
+    this.coordinator = spawnAlluxio('coordinator', ['coordinator'], this.baseConf, this.logDir, this.opts.coordinatorNodeArgs);
     await this.waitCoordinator();
     await this.waitSettled();
   }

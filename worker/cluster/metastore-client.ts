@@ -27,7 +27,7 @@ import {
   type ReadTransaction,
   type Transaction,
 } from '../../common/metastore/types.js';
-import { grpc, MetastoreService, unary, type MetaCommitResponse, type MetaGetResponse, type MetaRangeResponse, type MetaVersion } from '../../proto/index.js';
+import { grpc, MetastoreService, type MetaCommitResponse, type MetaGetResponse, type MetaRangeResponse, type MetaSessionOp, type MetaSessionResponse } from '../../proto/index.js';
 import { MAX_COMMIT_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, checkCommitSize, type CommitRequest, type CommitResult } from '../../common/metastore/commit.js';
 import { BufferedTransaction, DEFAULT_RETRY, readOnly, runOptimistic, type RetryPolicy, type VersionedReader } from '../../common/metastore/buffered-transaction.js';
 
@@ -75,11 +75,88 @@ function toMetastoreError(err: unknown, method: string): MetastoreError {
   }
 }
 
+/** A call's failure, shaped like the grpc.ServiceError its unary twin would end with. */
+function callError(code: grpc.status, details: string): grpc.ServiceError {
+  return Object.assign(new Error(`${code} ${grpc.status[code]}: ${details}`), { code, details, metadata: new grpc.Metadata() });
+}
+
+/**
+ * The calls of one transaction ride one long-lived `Session` stream (opened at the first call,
+ * opened again after it breaks), answered by id: in grpc-js a message on an open stream costs
+ * a fraction of a unary call. Each call has its own deadline; when the stream breaks, every
+ * call on it fails UNAVAILABLE, and a commit among them may or may not have been applied,
+ * exactly as when a unary Commit's answer is lost.
+ */
+class MetaSession {
+  private stream: grpc.ClientDuplexStream<object, MetaSessionResponse> | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: MetaSessionResponse) => void; reject: (e: grpc.ServiceError) => void; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly client: grpc.Client, private readonly deadlineMs: number) {}
+
+  private open(): grpc.ClientDuplexStream<object, MetaSessionResponse> {
+    if (this.stream) return this.stream;
+    const stream = (this.client as unknown as { Session(): grpc.ClientDuplexStream<object, MetaSessionResponse> }).Session();
+    const broken = (err: grpc.ServiceError) => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      this.failAll(err.code === grpc.status.UNIMPLEMENTED ? err : callError(grpc.status.UNAVAILABLE, `the metastore session ended: ${err.details || err.message}`));
+    };
+    stream.on('data', (res: MetaSessionResponse) => {
+      const id = Number(res.id);
+      const p = this.pending.get(id);
+      if (!p) return; // its deadline passed: nobody waits for it any more
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      if (res.code !== grpc.status.OK) p.reject(callError(res.code, res.details));
+      else p.resolve(res);
+    });
+    stream.on('error', (err: grpc.ServiceError) => broken(err));
+    stream.on('end', () => broken(callError(grpc.status.UNAVAILABLE, 'closed by the coordinator')));
+    this.stream = stream;
+    return stream;
+  }
+
+  private failAll(err: grpc.ServiceError): void {
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+  }
+
+  call(op: MetaSessionOp): Promise<MetaSessionResponse> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(callError(grpc.status.DEADLINE_EXCEEDED, `no answer in ${this.deadlineMs} ms`));
+      }, this.deadlineMs);
+      this.pending.set(id, { resolve, reject, timer });
+      try {
+        this.open().write({ id, ...op });
+      } catch (err) {
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(callError(grpc.status.UNAVAILABLE, (err as Error).message));
+      }
+    });
+  }
+
+  close(): void {
+    const s = this.stream;
+    this.stream = undefined;
+    this.failAll(callError(grpc.status.CANCELLED, 'the metastore client is closed'));
+    s?.cancel();
+  }
+}
+
 export class RemoteMetastore implements Metastore {
   private readonly client: grpc.Client;
   private readonly deadlineMs: number;
   private readonly retry: RetryPolicy;
   private readonly reader: VersionedReader;
+  private readonly session: MetaSession;
   private pageItems = PAGE_ITEMS;
   private closed = false;
 
@@ -90,19 +167,27 @@ export class RemoteMetastore implements Metastore {
     });
     this.deadlineMs = opts.deadlineMs ?? 10_000;
     this.retry = opts.retry ?? DEFAULT_RETRY;
-    this.reader = { get: (k, rv) => this.rpcGet(k, rv), getRange: (b, e, o, rv) => this.rpcGetRange(b, e, o, rv) };
+    this.session = new MetaSession(this.client, this.deadlineMs);
+    this.reader = {
+      get: async (k, rv) => (await this.rpcGet(k, rv)).value,
+      getRange: async (b, e, o, rv) => (await this.rpcGetRange(b, e, o, rv)).items,
+      // Read version 0 asks the coordinator to read at its current version and say which.
+      getCurrent: (k) => this.rpcGet(k, 0),
+      getRangeCurrent: (b, e, o) => this.rpcGetRange(b, e, o, 0),
+    };
   }
 
   private checkOpen(): void {
     if (this.closed) throw new MetastoreError('Unavailable', 'the metastore client is closed');
   }
 
-  /** A read RPC, retried twice quickly when the coordinator cannot be reached. */
-  private async call<Res>(method: string, req: object): Promise<Res> {
+  /** A read on the session, retried twice quickly when the coordinator cannot be reached. */
+  private async call<K extends 'version' | 'get' | 'range'>(method: string, op: MetaSessionOp, result: K): Promise<NonNullable<MetaSessionResponse[K]>> {
     this.checkOpen();
     for (let attempt = 0; ; attempt++) {
       try {
-        return await unary<object, Res>(this.client, method, req, this.deadlineMs);
+        const res = await this.session.call(op);
+        return res[result]!;
       } catch (err) {
         if (!isTransient(err) || attempt >= UNAVAILABLE_RETRIES_MS.length || this.closed) throw toMetastoreError(err, method);
         this.opts.log?.debug({ method, err: (err as Error).message }, 'metastore RPC failed; retrying');
@@ -112,16 +197,17 @@ export class RemoteMetastore implements Metastore {
   }
 
   private async readVersion(): Promise<number> {
-    return (await this.call<MetaVersion>('GetReadVersion', {})).version;
+    return Number((await this.call('GetReadVersion', { read_version: {} }, 'version')).version);
   }
 
-  private async rpcGet(key: Buffer, readVersion: number): Promise<Buffer | undefined> {
-    const res = await this.call<MetaGetResponse>('Get', { key, read_version: readVersion });
-    return res.found ? res.value : undefined;
+  /** One key at `readVersion` (0: the current version), with the version it was read at. */
+  private async rpcGet(key: Buffer, readVersion: number): Promise<{ value: Buffer | undefined; version: number }> {
+    const res: MetaGetResponse = await this.call('Get', { get: { key, read_version: readVersion } }, 'get');
+    return { value: res.found ? res.value : undefined, version: Number(res.read_version) };
   }
 
-  /** All of the range (or `limit` pairs of it), fetched in pages. */
-  private async rpcGetRange(begin: Buffer, end: Buffer, opts: RangeOptions, readVersion: number): Promise<KeyValue[]> {
+  /** All of the range (or `limit` pairs of it), fetched in pages at one version (0 at the start: the current one). */
+  private async rpcGetRange(begin: Buffer, end: Buffer, opts: RangeOptions, readVersion: number): Promise<{ items: KeyValue[]; version: number }> {
     const limit = Math.max(0, Math.floor(opts.limit ?? 0));
     const reverse = opts.reverse === true;
     const out: KeyValue[] = [];
@@ -129,7 +215,9 @@ export class RemoteMetastore implements Metastore {
     let hi = end;
     while (Buffer.compare(lo, hi) < 0) {
       const page = limit ? Math.min(limit - out.length, this.pageItems) : this.pageItems;
-      const res = await this.call<MetaRangeResponse>('GetRange', { begin: lo, end: hi, limit: page, reverse, read_version: readVersion });
+      const res: MetaRangeResponse = await this.call('GetRange', { range: { begin: lo, end: hi, limit: page, reverse, read_version: readVersion } }, 'range');
+      // Every page after the first reads at the version the first was read at.
+      readVersion = Number(res.read_version);
       let bytes = 0;
       for (const kv of res.items) {
         out.push({ key: kv.key, value: kv.value });
@@ -141,7 +229,7 @@ export class RemoteMetastore implements Metastore {
       if (reverse) hi = last;
       else lo = Buffer.concat([last, Buffer.from([0])]);
     }
-    return out;
+    return { items: out, version: readVersion || (await this.readVersion()) };
   }
 
   private async commit(req: CommitRequest): Promise<CommitResult> {
@@ -156,7 +244,7 @@ export class RemoteMetastore implements Metastore {
     };
     try {
       // Never resent: a commit whose answer was lost may have been applied.
-      const res = await unary<object, MetaCommitResponse>(this.client, 'Commit', wire, this.deadlineMs);
+      const res: MetaCommitResponse = (await this.session.call({ commit: wire as never })).commit!;
       return { committed: res.committed, version: Number(res.version), conflict: (res.conflict || '') as CommitResult['conflict'] };
     } catch (err) {
       const e = toMetastoreError(err, 'Commit');
@@ -187,6 +275,7 @@ export class RemoteMetastore implements Metastore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.session.close();
     this.client.close();
   }
 }

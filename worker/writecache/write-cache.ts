@@ -153,28 +153,32 @@ export class WriteCache {
         await received.abort();
         throw err;
       }
-      await received.commit();
-      // The committed file now counts as pinned; the reservation has done its work.
-      release();
       const peers = this.chooseReplicas(path, replicaCount);
       const dropAll = async () => {
         await this.o.local.remove(path, writeId);
         await Promise.all(peers.map((p) => this.o.replicas.drop(`${p.address.host}:${p.address.rpc_port}`, path, writeId).catch(() => undefined)));
       };
-      const placed = await Promise.allSettled(peers.map((p) => this.o.replicas.put(`${p.address.host}:${p.address.rpc_port}`, path, writeId, this.o.local.read(path, writeId), received.size, commit.md5Hex)));
-      const failed = placed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) {
-        await dropAll();
-        throw new ObjectError('UfsUnavailable', `could not place the replicas of ${path}: ${(failed.reason as Error).message}`, { cause: failed.reason });
-      }
-      const now = Date.now();
-      const entry: WriteEntry = {
-        path, bucket, key, writeId, size: received.size, md5Hex: commit.md5Hex, etag: commit.etag ?? commit.md5Hex, mtimeMs: now,
-        meta: { contentType: opts.contentType, headers: opts.headers, userMetadata: opts.userMetadata ?? {}, tags: opts.tags, checksum: commit.checksum },
-        policy, state: 'NOT_PERSISTED', holders: [this.o.selfId, ...peers.map((p) => p.id)], persister: this.o.selfId,
-        attempts: 0, dueMs: now, createdMs: now,
-      };
+      // The copies are made durable while the transaction reads the current entry: the read
+      // overlaps the disk sync, and the entry is committed only once every copy is in place.
+      const placement = (async (): Promise<WriteEntry> => {
+        await received.commit();
+        // The committed file now counts as pinned; the reservation has done its work.
+        release();
+        const placed = await Promise.allSettled(peers.map((p) => this.o.replicas.put(`${p.address.host}:${p.address.rpc_port}`, path, writeId, this.o.local.read(path, writeId), received.size, commit.md5Hex)));
+        const failed = placed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw new ObjectError('UfsUnavailable', `could not place the replicas of ${path}: ${(failed.reason as Error).message}`, { cause: failed.reason });
+        const now = Date.now();
+        return {
+          path, bucket, key, writeId, size: received.size, md5Hex: commit.md5Hex, etag: commit.etag ?? commit.md5Hex, mtimeMs: now,
+          meta: { contentType: opts.contentType, headers: opts.headers, userMetadata: opts.userMetadata ?? {}, tags: opts.tags, checksum: commit.checksum },
+          policy, state: 'NOT_PERSISTED', holders: [this.o.selfId, ...peers.map((p) => p.id)], persister: this.o.selfId,
+          attempts: 0, dueMs: now, createdMs: now,
+        };
+      })();
+      // Awaited in the transaction or after its failure; never an unhandled rejection.
+      placement.catch(() => undefined);
       let previous: WriteEntry | undefined;
+      let entry: WriteEntry;
       try {
         previous = await this.o.metastore.transact(async (tx) => {
           const prev = await getEntry(tx, path);
@@ -187,6 +191,7 @@ export class WriteCache {
               throw new ObjectError('PreconditionFailed', `${path} has another entity tag (If-Match)`);
             }
           }
+          entry = await placement;
           // A version another worker is persisting right now stays with that worker, whose
           // key lock then orders the two uploads (the older can never land last).
           const busy = prev && prev.state === 'TO_BE_PERSISTED' && prev.persister !== this.o.selfId && this.o.view.reachable(prev.persister) !== undefined;
@@ -195,13 +200,14 @@ export class WriteCache {
         });
       } catch (err) {
         // Not acknowledged: unless the commit did land after all, nothing may stay pinned.
+        await placement.catch(() => undefined);
         const now = await this.o.metastore.read((tx) => getEntry(tx, path)).catch(() => undefined);
         if (now?.writeId !== writeId) await dropAll();
         throw err;
       }
       if (previous && previous.writeId !== writeId) void this.dropCopies(previous);
       this.kick();
-      return statusOf(entry);
+      return statusOf(entry!);
     } finally {
       release();
     }
@@ -222,7 +228,8 @@ export class WriteCache {
 
   /** The bytes of a write-cache object: from this worker's disk, else from another holder. */
   async read(e: WriteEntry, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
-    if (await this.o.local.has(e.path, e.writeId)) return this.o.local.read(e.path, e.writeId, range);
+    const mine = await this.o.local.open(e.path, e.writeId, range);
+    if (mine) return mine;
     for (const id of e.holders) {
       const m = this.o.view.reachable(id);
       if (!m || id === this.o.selfId) continue;
@@ -240,7 +247,7 @@ export class WriteCache {
 
   /** Serves this worker's copy to a peer (the /_alluxio/wc endpoint). */
   localCopy(path: string, writeId: string, range?: ByteRange): Promise<Readable | undefined> {
-    return this.o.local.has(path, writeId).then((ok) => (ok ? this.o.local.read(path, writeId, range) : undefined));
+    return this.o.local.open(path, writeId, range);
   }
 
   /** Drops the entry (cancelling its persistence) and its copies; true when there was one. Call under the key's lock. */
@@ -519,7 +526,13 @@ export class WriteCache {
     }
   }
 
-  /** Orphans (copies no entry names any more) and dangling temp writes are removed. */
+  /**
+   * Orphans (copies no entry names any more) and dangling temp writes are removed. A copy is an
+   * orphan when it was already older than the orphan timeout when the entries were read and no
+   * entry names its write id: write ids are unique, so one scan of the entries answers for every
+   * file (the copies carry no path), and a copy whose entry was committed after the scan is
+   * younger than the timeout.
+   */
   async checkOrphans(): Promise<void> {
     if (!this.enabled || this.checking) return;
     this.checking = true;
@@ -527,15 +540,13 @@ export class WriteCache {
       // Also the retry of a takeover that failed when the membership changed.
       await this.takeOver();
       await this.o.local.sweepDangling(this.o.danglingMs).catch(() => 0);
+      const scannedAt = Date.now();
+      // Straight from the metastore: entries we could not read are never taken for "none".
+      const named = new Set((await allEntries(this.o.metastore)).map((e) => e.writeId));
       for (const f of await this.o.local.files()) {
-        if (Date.now() - f.mtimeMs < this.o.orphanTimeoutMs) continue;
-        // Straight from the metastore: an answer we could not get is never taken for "absent".
-        const e = await this.o.metastore.read((tx) => getEntry(tx, f.path)).catch(() => 'unknown' as const);
-        if (e === 'unknown') continue;
-        if (!e || e.writeId !== f.writeId) {
-          await this.o.local.removeFile(f.file);
-          this.o.log.info({ path: f.path, write_id: f.writeId }, 'removed an orphaned write-cache copy');
-        }
+        if (scannedAt - f.mtimeMs < this.o.orphanTimeoutMs || named.has(f.writeId)) continue;
+        await this.o.local.removeFile(f.file);
+        this.o.log.info({ write_id: f.writeId, file: f.file }, 'removed an orphaned write-cache copy');
       }
     } catch (err) {
       this.o.log.warn({ err }, 'the orphan check failed; it runs again next period');
