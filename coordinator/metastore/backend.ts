@@ -23,7 +23,10 @@ export interface MetastoreBackend extends Metastore {
   commit(req: CommitRequest): MaybePromise<CommitResult>;
   /**
    * Optional group commit: the requests checked and applied in order, as `commit` would one by
-   * one, but made durable together. Throws (applying none) only when the batch itself fails.
+   * one; they are durable once `durable()` resolves, and must not be acknowledged before.
+   * Throws (applying none) only when the batch itself fails.
    */
   commitMany?(reqs: CommitRequest[]): CommitResult[];
+  /** With commitMany: resolves once everything applied is durable; undefined when it already is. */
+  durable?(): Promise<void> | undefined;
 }

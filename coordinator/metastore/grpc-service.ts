@@ -112,14 +112,20 @@ export function decodeCommit(req: WireCommitRequest): CommitRequest {
 }
 
 /**
- * Group commit: commits that arrive together (in one turn of the event loop, typically while
- * the previous batch's sync blocked it) go to the backend as one batch when it can take one —
- * one disk sync for all of them instead of one each. Each commit is still checked and applied
- * in arrival order, seeing the ones before it.
+ * Group commit: commits that arrive while the previous group is being synced wait, and go to
+ * the backend together as the next group when it can take one (`commitMany`): one disk sync
+ * for all of them instead of one each. Each commit is still checked and applied in arrival
+ * order, seeing the ones before it, and answered once its group is on disk.
+ *
+ * One group at a time: nothing is applied while a sync runs, so when a sync ends every applied
+ * commit is durable, and a read waiting for it (see `metastoreOps`) runs before the next group
+ * is applied (that happens in a later turn of the event loop). Readers never see a commit a
+ * power loss could take back, and never wait for more than one sync.
  */
 class CommitQueue {
   private queue: Array<{ req: CommitRequest; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }> = [];
   private scheduled = false;
+  private syncing = false;
 
   constructor(private readonly store: MetastoreBackend) {}
 
@@ -127,11 +133,14 @@ class CommitQueue {
     if (!this.store.commitMany) return Promise.resolve(this.store.commit(req));
     return new Promise((resolve, reject) => {
       this.queue.push({ req, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.syncing || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
   }
 
   private flush(): void {
@@ -141,22 +150,49 @@ class CommitQueue {
     try {
       results = this.store.commitMany!(batch.map((b) => b.req));
     } catch {
-      // One commit the backend refuses must not fail the others: each on its own, with its own answer.
+      // One commit the backend refuses must not fail the others: each on its own (each synced
+      // before it returns), with its own answer.
       for (const b of batch) {
-        Promise.resolve().then(() => this.store.commit(b.req)).then(b.resolve, b.reject);
+        try {
+          b.resolve(this.store.commit(b.req) as CommitResult);
+        } catch (err) {
+          b.reject(err);
+        }
       }
+      this.schedule();
       return;
     }
-    batch.forEach((b, i) => b.resolve(results[i]!));
+    const synced = this.store.durable?.();
+    if (!synced) {
+      batch.forEach((b, i) => b.resolve(results[i]!));
+      this.schedule();
+      return;
+    }
+    this.syncing = true;
+    synced.then(
+      () => batch.forEach((b, i) => b.resolve(results[i]!)),
+      (err) => batch.forEach((b) => b.reject(new MetastoreError('Unavailable', `the metastore could not sync its log: ${(err as Error).message}`, { cause: err }))),
+    ).finally(() => {
+      this.syncing = false;
+      this.schedule();
+    });
   }
 }
 
 /** The four calls of the service as plain functions, shared by the unary methods and Session. */
 function metastoreOps(store: MetastoreBackend, log: Logger) {
-  const at = async (readVersion: unknown): Promise<number> => version(readVersion) || (await store.readVersion());
+  // A read waits for the sync of the group before it (see CommitQueue): no worker acts on a
+  // commit that is not yet durable (nor yet acknowledged to its writer).
+  const at = async (readVersion: unknown): Promise<number> => {
+    await store.durable?.();
+    return version(readVersion) || (await store.readVersion());
+  };
   const commits = new CommitQueue(store);
   return {
-    GetReadVersion: async (): Promise<MetaVersion> => ({ version: await store.readVersion() }),
+    GetReadVersion: async (): Promise<MetaVersion> => {
+      await store.durable?.();
+      return { version: await store.readVersion() };
+    },
     Get: async (req: GetRequest): Promise<MetaGetResponse> => {
       const key = bytes(req.key, 'key');
       const rv = await at(req.read_version);

@@ -815,6 +815,11 @@ describe('metastore contract', () => {
           { readVersion: v0, reads: [{ begin: b('c') }], mutations: [{ type: 'set', key: b('c'), value: b('y') }] },
         ]);
         assert.deepEqual(results.map((r) => r.committed), [true, false, true]);
+        // Applied, not yet acknowledged: the group's one sync is still to come.
+        const synced = store.durable();
+        assert.ok(synced instanceof Promise, 'a group is durable only after its sync');
+        await synced;
+        assert.equal(store.durable(), undefined);
         assert.equal(results[1]!.conflict, 'conflict');
         assert.ok(results[2]!.version > results[0]!.version);
         const rv = store.readVersion();
@@ -828,6 +833,9 @@ describe('metastore contract', () => {
         ]), metastoreError('TooLarge'));
         assert.equal(store.readVersion(), rv);
         assert.equal(await store.get(b('d'), rv), undefined);
+        // A single commit is synced before it returns.
+        store.commit({ readVersion: 0, reads: [], mutations: [{ type: 'set', key: b('single'), value: b('1') }] });
+        assert.equal(store.durable(), undefined);
       } finally {
         await store.close();
         await rm(dir, { recursive: true, force: true });
