@@ -84,7 +84,7 @@ const keys: PropertyKey[] = [
   // ---- write cache (seed 004) ----
   { name: 'alluxio.write.cache.enabled', type: 'bool', default: 'false', description: 'Turn the write cache on: path-level write policies (WRITE_THROUGH, WRITE_BACK, TRANSIENT, READ_ONLY, NO_CACHE), replicas of unpersisted data, asynchronous persistence.' },
   { name: 'alluxio.foundationdb.cluster.file.path', type: 'string', default: '', description: 'A FoundationDB cluster file: when set, the metastore is FoundationDB; empty means the embedded metastore (SQLite in the coordinator\'s data dir).' },
-  { name: 'alluxio.write.cache.async.persist.thread.pool.size', type: 'int', default: '8', description: 'Objects each worker persists to the UFS at the same time.' },
+  { name: 'alluxio.write.cache.async.persist.thread.pool.size', type: 'int', default: '32', description: 'Objects each worker persists to the UFS at the same time (each upload mostly waits on the UFS and the disk, so many run at once).' },
   { name: 'alluxio.worker.write.cache.async.persist.retry.initial.interval', type: 'duration', default: '1s', description: 'First wait before retrying a failed persistence (doubling after each failure).' },
   { name: 'alluxio.worker.write.cache.async.persist.retry.max.interval', type: 'duration', default: '1h', description: 'Longest wait between persistence retries.' },
   { name: 'alluxio.worker.page.store.pinned.file.capacity.limit.ratio', type: 'double', default: '0.3', description: 'Largest fraction of the cache capacity unpersisted (pinned) data may take; past it writes get 503 SlowDown with Retry-After.' },

@@ -171,21 +171,27 @@ export class LocalWriteStore {
     return createReadStream(this.fileOf(nsPath, writeId), { start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
   }
 
-  async remove(nsPath: string, writeId: string): Promise<void> {
-    await this.removeFile(this.fileOf(nsPath, writeId));
+  async remove(nsPath: string, writeId: string, size?: number): Promise<void> {
+    await this.removeFile(this.fileOf(nsPath, writeId), size);
   }
 
-  /** Removes a file found on disk (by files()), wherever it lies. */
-  async removeFile(file: string): Promise<void> {
-    const st = await fs.stat(file).catch(() => null);
-    await fs.rm(file, { force: true });
-    // Written by earlier versions next to each copy (its namespace path); no longer needed.
-    await fs.rm(`${file}.path`, { force: true });
-    if (st) {
-      this.usedBytes -= st.size;
+  /** Removes a file found on disk (by files()), wherever it lies; `size` when the caller knows it saves a stat. */
+  async removeFile(file: string, size?: number): Promise<void> {
+    const bytes = size ?? (await fs.stat(file).catch(() => null))?.size ?? 0;
+    try {
+      await fs.unlink(file);
+      this.usedBytes -= bytes;
       this.usedFiles -= 1;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    await fs.rmdir(path.dirname(file)).catch(() => undefined);
+    const dir = path.dirname(file);
+    await fs.rmdir(dir).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOTEMPTY') return;
+      // Earlier versions wrote the namespace path next to each copy; no longer needed.
+      await fs.unlink(`${file}.path`).catch(() => undefined);
+      await fs.rmdir(dir).catch(() => undefined);
+    });
   }
 
   /** Every committed file here (for orphan checks and restart accounting). */

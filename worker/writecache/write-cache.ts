@@ -356,7 +356,7 @@ export class WriteCache {
   private async dropCopies(e: WriteEntry): Promise<void> {
     for (const id of e.holders) {
       if (id === this.o.selfId) {
-        await this.o.local.remove(e.path, e.writeId).catch(() => undefined);
+        await this.o.local.remove(e.path, e.writeId, e.size).catch(() => undefined);
         continue;
       }
       const m = this.o.view.reachable(id);
@@ -440,20 +440,18 @@ export class WriteCache {
     const release = await this.hooks!.lockKey(path);
     let entry: WriteEntry | undefined;
     try {
-      entry = await this.o.metastore.read((tx) => getEntry(tx, path));
-      if (!entry || entry.persister !== this.o.selfId || entry.policy !== 'WRITE_BACK') return;
-      const b = this.o.resolveBucket(entry.bucket);
-      if (!b) throw new Error('the mount table has not reached this worker');
-      const e = entry;
-      const current = await this.o.metastore.transact(async (tx) => {
+      // Claimed in one transaction: the version read is the one marked and then uploaded; one
+      // taken over since it was queued (its persister is leaving the ring) goes to the heir.
+      entry = await this.o.metastore.transact(async (tx) => {
         const cur = await getEntry(tx, path);
-        // Taken over since it was read (its persister is leaving the ring): the heir uploads it.
-        if (cur?.writeId !== e.writeId || cur.persister !== this.o.selfId) return false;
+        if (!cur || cur.persister !== this.o.selfId || cur.policy !== 'WRITE_BACK') return undefined;
         if (cur.state !== 'TO_BE_PERSISTED') await putEntry(tx, { ...cur, state: 'TO_BE_PERSISTED' }, cur);
-        return true;
+        return cur;
       });
-      // Superseded since it was queued: never upload an older version.
-      if (!current) return;
+      if (!entry) return;
+      const e = entry;
+      const b = this.o.resolveBucket(e.bucket);
+      if (!b) throw new Error('the mount table has not reached this worker');
       if (e.deleted) {
         await b.ufs.delete(b.prefix + e.key);
       } else {
