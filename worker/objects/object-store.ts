@@ -15,6 +15,7 @@ import type { Logger } from '../../common/log.js';
 import type { ByteRange, ChecksumAlgorithm, ListResult, ObjectMetadata, StoredChecksum, UfsStatus } from '../../common/ufs/types.js';
 import { createChecksumHasher, type ChecksumHasher } from '../../common/checksums.js';
 import { namespacePath } from '../../common/ring.js';
+import { compareKeys } from '../../common/ufs/key-order.js';
 import type { PageStore } from '../cache/page-store.js';
 import { CachedReader } from './cached-reader.js';
 import { fromUfsError, ObjectError } from './errors.js';
@@ -548,7 +549,7 @@ export class ObjectStore {
     const horizons: string[] = [];
     if (page.isTruncated && page.lastKey !== undefined) horizons.push(page.lastKey);
     if (!scan.complete && scan.items.length) horizons.push(scan.items[scan.items.length - 1].path.slice(base.length));
-    const horizon = horizons.sort(compareUtf8)[0];
+    const horizon = horizons.sort(compareKeys)[0];
     type Item = { key: string; object?: UfsStatus };
     const items = new Map<string, Item>();
     for (const o of page.objects) items.set(o.key, { key: o.key, object: o });
@@ -565,8 +566,8 @@ export class ObjectStore {
       }
     }
     const sorted = [...items.values()]
-      .filter((i) => horizon === undefined || compareUtf8(i.key, horizon) <= 0)
-      .sort((a, z) => compareUtf8(a.key, z.key));
+      .filter((i) => horizon === undefined || compareKeys(i.key, horizon) <= 0)
+      .sort((a, z) => compareKeys(a.key, z.key));
     const kept = sorted.slice(0, opts.maxKeys);
     const truncated = page.isTruncated || !scan.complete || sorted.length > kept.length;
     const lastKey = kept.length ? kept[kept.length - 1].key : horizon ?? page.lastKey;
@@ -633,7 +634,4 @@ export function validBucketDirName(name: string): boolean {
   return name.split(':').every((seg) => seg.length >= 1 && !seg.includes('/') && !seg.includes('\\') && !seg.includes('\0') && !seg.startsWith('.') && seg !== '..');
 }
 
-function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 

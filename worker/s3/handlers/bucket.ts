@@ -1,7 +1,8 @@
 /** Service- and bucket-level operations. */
 import { S3Error } from '../errors.js';
-import { sendEmpty, sendXml } from '../respond.js';
+import { sendEmpty, sendXml, sendXmlText } from '../respond.js';
 import { isoDate, parseXmlBody, urlEncodeKey } from '../xml.js';
+import { renderXmlDirect } from '../xml-direct.js';
 import { createHash } from 'node:crypto';
 import { contentMd5, header, readSmallBody, type RequestContext } from '../context.js';
 import { tagsFromXml, tagsXml, MAX_BUCKET_TAGS } from '../tagging.js';
@@ -166,7 +167,7 @@ export async function listObjects(ctx: RequestContext, bucket: string, v2: boole
   };
   if (v2) {
     const token = q.get('continuation-token');
-    sendXml(ctx.res, 200, 'ListBucketResult', {
+    sendXmlText(ctx.res, 200, renderXmlDirect('ListBucketResult', {
       ...common,
       ...(token !== null ? { ContinuationToken: token } : {}),
       ...(q.get('start-after') !== null ? { StartAfter: e(q.get('start-after')!) } : {}),
@@ -176,9 +177,9 @@ export async function listObjects(ctx: RequestContext, bucket: string, v2: boole
       IsTruncated: page.isTruncated,
       ...(page.isTruncated && page.lastKey !== undefined ? { NextContinuationToken: Buffer.from(page.lastKey, 'utf8').toString('base64url') } : {}),
       ...items,
-    });
+    }));
   } else {
-    sendXml(ctx.res, 200, 'ListBucketResult', {
+    sendXmlText(ctx.res, 200, renderXmlDirect('ListBucketResult', {
       ...common,
       Marker: e(startAfter),
       ...(page.isTruncated && page.lastKey !== undefined ? { NextMarker: e(page.lastKey) } : {}),
@@ -186,7 +187,7 @@ export async function listObjects(ctx: RequestContext, bucket: string, v2: boole
       ...(delimiter ? { Delimiter: e(delimiter) } : {}),
       IsTruncated: page.isTruncated,
       ...items,
-    });
+    }));
   }
 }
 
