@@ -158,7 +158,13 @@ export class DirectoryLister {
   private readonly cache = new Map<string, Snapshot>();
   private weight = 0;
 
-  constructor(root: string, private readonly now: () => number = Date.now) {
+  private readonly now: () => number;
+  private readonly maxEntries: number;
+
+  /** `now` and `maxEntries` are for tests: a clock ahead of the filesystem's, a small budget. */
+  constructor(root: string, opts: { now?: () => number; maxEntries?: number } = {}) {
+    this.now = opts.now ?? Date.now;
+    this.maxEntries = opts.maxEntries ?? MAX_CACHED_ENTRIES;
     this.root = path.resolve(root);
     this.rootSlash = this.root.endsWith('/') ? this.root : `${this.root}/`;
   }
@@ -348,7 +354,7 @@ export class DirectoryLister {
     }
     const snap: Snapshot = { id, version, takenAt, weight: size(value) + SNAPSHOT_CHARGE, value };
     const lastChangeMs = Number(st.ctimeNs > st.mtimeNs ? st.ctimeNs : st.mtimeNs) / 1e6;
-    if (lastChangeMs < takenAt - RACY_MS && snap.weight <= MAX_CACHED_ENTRIES) {
+    if (lastChangeMs < takenAt - RACY_MS && snap.weight <= this.maxEntries) {
       this.cache.set(id, snap);
       this.weight += snap.weight;
       this.evict();
@@ -364,7 +370,7 @@ export class DirectoryLister {
   }
 
   private evict(): void {
-    while (this.weight > MAX_CACHED_ENTRIES) {
+    while (this.weight > this.maxEntries) {
       const oldest = this.cache.keys().next();
       if (oldest.done) return;
       this.drop(oldest.value);
