@@ -544,6 +544,8 @@ export class ObjectStore {
   private async withUnpersisted(bucket: string, page: ListResult, opts: { prefix: string; delimiter?: string; startAfter?: string; maxKeys: number }): Promise<ListResult> {
     const base = namespacePath(bucket, '');
     const scan = await this.wc!.listPage(base, opts.prefix, opts.startAfter ?? '', opts.delimiter || undefined, opts.maxKeys);
+    // Nothing unpersisted in range (the usual case): the UFS page is the answer as it stands.
+    if (scan.complete && scan.items.length === 0) return page;
     // Items are exact only up to where both sources were read: the UFS page's last key (when
     // truncated) and the last item of an entry scan that stopped at the limit.
     const horizons: string[] = [];
