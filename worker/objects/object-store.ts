@@ -520,6 +520,11 @@ export class ObjectStore {
 
   async listObjects(bucket: string, opts: { prefix: string; delimiter?: string; startAfter?: string; maxKeys: number }): Promise<ListResult> {
     const b = await this.requireBucket(bucket);
+    // The write cache is read before the UFS: the persister writes an object to the UFS before
+    // it drops its entry, so an object persisted meanwhile is in one or the other (read the
+    // other way round, it could be in neither).
+    const base = namespacePath(bucket, '');
+    const scan = this.wc ? await this.wc.listPage(base, opts.prefix, opts.startAfter ?? '', opts.delimiter || undefined, opts.maxKeys) : undefined;
     const res = await b.ufs.list({
       prefix: b.prefix + opts.prefix,
       delimiter: opts.delimiter || undefined,
@@ -533,7 +538,9 @@ export class ObjectStore {
       isTruncated: res.isTruncated,
       lastKey: res.lastKey === undefined ? undefined : strip(res.lastKey),
     };
-    return this.wc ? this.withUnpersisted(bucket, page, opts) : page;
+    // Nothing unpersisted in range (the usual case): the UFS page is the answer as it stands.
+    if (!scan || (scan.complete && scan.items.length === 0)) return page;
+    return this.withUnpersisted(base, page, scan, opts.maxKeys);
   }
 
   /**
@@ -541,11 +548,7 @@ export class ObjectStore {
    * merged in key order (an entry shadows a UFS object of the same key), rolled up at the
    * delimiter, and the page cut back to maxKeys.
    */
-  private async withUnpersisted(bucket: string, page: ListResult, opts: { prefix: string; delimiter?: string; startAfter?: string; maxKeys: number }): Promise<ListResult> {
-    const base = namespacePath(bucket, '');
-    const scan = await this.wc!.listPage(base, opts.prefix, opts.startAfter ?? '', opts.delimiter || undefined, opts.maxKeys);
-    // Nothing unpersisted in range (the usual case): the UFS page is the answer as it stands.
-    if (scan.complete && scan.items.length === 0) return page;
+  private withUnpersisted(base: string, page: ListResult, scan: Awaited<ReturnType<WriteCache['listPage']>>, maxKeys: number): ListResult {
     // Items are exact only up to where both sources were read: the UFS page's last key (when
     // truncated) and the last item of an entry scan that stopped at the limit.
     const horizons: string[] = [];
@@ -570,7 +573,7 @@ export class ObjectStore {
     const sorted = [...items.values()]
       .filter((i) => horizon === undefined || compareKeys(i.key, horizon) <= 0)
       .sort((a, z) => compareKeys(a.key, z.key));
-    const kept = sorted.slice(0, opts.maxKeys);
+    const kept = sorted.slice(0, maxKeys);
     const truncated = page.isTruncated || !scan.complete || sorted.length > kept.length;
     const lastKey = kept.length ? kept[kept.length - 1].key : horizon ?? page.lastKey;
     return {
