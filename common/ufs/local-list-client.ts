@@ -23,6 +23,9 @@ export class ListThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closed = false;
+  /** Set by close() while it waits for the listings in flight. */
+  private drained?: () => void;
+  private closing?: Promise<void>;
 
   constructor(private readonly root: string) {}
 
@@ -44,7 +47,10 @@ export class ListThread {
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
+      if (this.pending.size === 0) {
+        worker.unref();
+        this.drained?.();
+      }
       if (reply.error) p.reject(rebuild(reply.error));
       else p.resolve(fromWire(reply.result!));
     });
@@ -64,14 +70,22 @@ export class ListThread {
     const all = [...this.pending.values()];
     this.pending.clear();
     for (const p of all) p.reject(err);
+    this.drained?.();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    const worker = this.worker;
-    this.worker = undefined;
-    this.failAll(new UfsError('Unavailable', 'the local UFS is closed'));
-    await worker?.terminate();
+  /**
+   * Refuses new listings, lets those in flight finish (a mount replaced while it lists still
+   * answers), then ends the thread.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      if (this.pending.size > 0) await new Promise<void>((resolve) => { this.drained = resolve; });
+      const worker = this.worker;
+      this.worker = undefined;
+      await worker?.terminate();
+    })();
+    return this.closing;
   }
 }
 

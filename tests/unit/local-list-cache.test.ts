@@ -158,7 +158,7 @@ describe('local UFS listing: directory snapshots', () => {
     }
   });
 
-  it('the adapter lists through its thread, and refuses once closed', async () => {
+  it('the adapter lists through its thread, finishes listings in flight when closed, then refuses', async () => {
     const own = await fs.mkdtemp(path.join(os.tmpdir(), 'local-list-thread-'));
     const local = new LocalUnderFileSystem(own, { options: {}, stagingDir: path.join(own, 'staging') });
     try {
@@ -166,7 +166,10 @@ describe('local UFS listing: directory snapshots', () => {
       const r = await local.list({ prefix: 'b/', maxKeys: 10 });
       assert.deepEqual(r.objects.map((o) => [o.key, o.etag]), [['b/', 'd41d8cd98f00b204e9800998ecf8427e'], ['b/one', md5('1')]]);
       await assert.rejects(local.list({ prefix: '.alluxio-meta/x', maxKeys: 10 }), (e) => e instanceof UfsError && e.code === 'InvalidKey');
+      // A listing in flight when the adapter closes (a mount replaced) still answers.
+      const inFlight = local.list({ prefix: 'b/', maxKeys: 10 });
       await local.close();
+      assert.deepEqual((await inFlight).objects.map((o) => o.key), ['b/', 'b/one']);
       await assert.rejects(local.list({ prefix: 'b/', maxKeys: 10 }), (e) => e instanceof UfsError && e.code === 'Unavailable');
     } finally {
       await local.close();
