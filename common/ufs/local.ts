@@ -8,37 +8,25 @@
  *
  * Writes stream into `<root>/.alluxio-tmp/` and become visible by rename, so a crash never
  * exposes a partial object. Both reserved folders start with '.', which no bucket name can.
+ *
+ * Listings run in a worker thread with cached directory snapshots (local-list.ts says why a
+ * snapshot is never stale).
  */
 import { createReadStream, createWriteStream, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
-import { randomUUID, createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { assertRealInside, PathEscapeError, resolveInside } from '../safe-path.js';
+import { DIRECTORY_CONTENT_TYPE, EMPTY_MD5, META_DIR, RESERVED, SIDECAR_SUFFIX, statusOf, TMP_DIR, type Sidecar } from './local-layout.js';
+import { ListThread } from './local-list-client.js';
 import {
-  UfsError, type ListOptions, type ListResult, type MetadataUpdate, type ObjectMetadata, type ReadOptions,
+  UfsError, type ListOptions, type ListResult, type MetadataUpdate, type ReadOptions,
   type UfsOptions, type UfsStatus, type UnderFileSystem, type WriteOptions,
 } from './types.js';
 
-const META_DIR = '.alluxio-meta';
-const TMP_DIR = '.alluxio-tmp';
-const RESERVED = new Set([META_DIR, TMP_DIR]);
-const DIRECTORY_CONTENT_TYPE = 'application/x-directory';
-
-interface Sidecar extends ObjectMetadata {
-  size: number;
-  mtimeMs: number;
-  /** The entity tag: the MD5, or a multipart "…-N" value. */
-  md5: string;
-  /** Directory markers created through S3 ("PUT dir/") survive the pruning of empty parents. */
-  explicitDir?: boolean;
-}
-
-function metadataOf(side: Sidecar | null): ObjectMetadata {
-  if (!side) return { userMetadata: {} };
-  return { contentType: side.contentType, headers: side.headers, userMetadata: side.userMetadata ?? {}, tags: side.tags, checksum: side.checksum };
-}
+export { compareKeys } from './key-order.js';
 
 /** Turns errno failures into UfsError; anything else (a caller's veto, say) passes through untouched. */
 function translate(err: unknown, key: string): unknown {
@@ -60,39 +48,21 @@ function translate(err: unknown, key: string): unknown {
   }
 }
 
-/** Byte order of UTF-8, which is S3's key order; JS string comparison is UTF-16 order. */
-export function compareKeys(a: string, b: string): number {
-  // UTF-8 byte order is code point order. UTF-16 code units agree with it except that
-  // surrogates (code points above U+FFFF) must sort after U+E000–U+FFFF: remap at the first
-  // difference. No allocation: a listing sorts a whole directory with this (two Buffers per
-  // comparison made a 100k-key page take most of a second).
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800) x += x >= 0xe000 ? -0x800 : 0x2000;
-    if (y >= 0xd800) y += y >= 0xe000 ? -0x800 : 0x2000;
-    return x - y;
-  }
-  return a.length - b.length;
-}
-
-/** Keys of a listing page stat'ed at the same time. */
-const STAT_AHEAD = 32;
-
 /** A temp file nobody has written to for this long belongs to a writer that died. */
 const ABANDONED_TEMP_MS = 60 * 60 * 1000;
 
 export class LocalUnderFileSystem implements UnderFileSystem {
   readonly uri: string;
   private readonly root: string;
+  /** Listings run in a thread of their own, with directory snapshots (local-list.ts). */
+  private readonly lister: ListThread;
   private lastSweep = 0;
 
   constructor(uri: string, _opts: UfsOptions) {
     const dir = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
     this.root = path.resolve(dir);
     this.uri = `file://${this.root}`;
+    this.lister = new ListThread(this.root);
   }
 
   /**
@@ -133,7 +103,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   }
 
   private metaPath(key: string): string {
-    return this.resolveUnder(path.join(this.root, META_DIR), `${key}.meta.json`);
+    return this.resolveUnder(path.join(this.root, META_DIR), `${key}${SIDECAR_SUFFIX}`);
   }
 
   private async readSidecar(key: string): Promise<Sidecar | null> {
@@ -145,20 +115,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   }
 
   private status(key: string, st: Stats, side: Sidecar | null): UfsStatus {
-    const fingerprint = `${st.size}:${st.mtimeMs}:${st.ino}`;
-    if (st.isDirectory()) {
-      return { ...metadataOf(side), key, isDirectory: true, size: 0, mtimeMs: st.mtimeMs, etag: 'd41d8cd98f00b204e9800998ecf8427e', fingerprint: 'dir', contentType: side?.contentType ?? DIRECTORY_CONTENT_TYPE };
-    }
-    const valid = side !== null && side.size === st.size && side.mtimeMs === st.mtimeMs;
-    return {
-      ...metadataOf(valid ? side : null),
-      key,
-      isDirectory: false,
-      size: st.size,
-      mtimeMs: st.mtimeMs,
-      etag: valid ? side.md5 : `${createHash('md5').update(fingerprint).digest('hex')}-1`,
-      fingerprint,
-    };
+    return statusOf(key, st, side);
   }
 
   async stat(key: string): Promise<UfsStatus | null> {
@@ -358,105 +315,27 @@ export class LocalUnderFileSystem implements UnderFileSystem {
       await fs.mkdir(dir, { recursive: true });
       const st = await fs.stat(dir);
       if (!st.isDirectory()) throw new UfsError('Conflict', `${key} is a file`);
-      await this.writeSidecar(key, { size: 0, mtimeMs: st.mtimeMs, md5: 'd41d8cd98f00b204e9800998ecf8427e', contentType: DIRECTORY_CONTENT_TYPE, explicitDir: true });
+      await this.writeSidecar(key, { size: 0, mtimeMs: st.mtimeMs, md5: EMPTY_MD5, contentType: DIRECTORY_CONTENT_TYPE, explicitDir: true });
     } catch (err) {
       throw translate(err, key);
     }
   }
 
   async list(opts: ListOptions): Promise<ListResult> {
-    const { prefix, delimiter, startAfter = '', maxKeys } = opts;
-    const result: ListResult = { objects: [], commonPrefixes: [], isTruncated: false };
-    if (maxKeys <= 0) return result;
+    const { prefix, maxKeys } = opts;
+    if (maxKeys <= 0) return { objects: [], commonPrefixes: [], isTruncated: false };
     // A prefix through a "." or ".." segment matches no key (keys cannot hold one): an empty
     // page, as S3 answers, rather than a directory walk somewhere else.
-    const prefixDirs = prefix.split('/').slice(0, -1);
-    if (prefixDirs.some((s) => s === '.' || s === '..')) return result;
-    let count = 0;
-    const seenPrefixes = new Set<string>();
-
-    // Entries are visited in S3 key order: within a directory, children sorted by their key
-    // (a directory sorts as "name/"), each directory's subtree right after its own "name/" key.
-    const visit = async (dirKey: string): Promise<boolean> => {
-      let entries: import('node:fs').Dirent[];
-      try {
-        const dir = this.dataPath(dirKey.replace(/\/$/, ''));
-        await this.realInside(dir, dirKey);
-        entries = await fs.readdir(dir, { withFileTypes: true });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return true;
-        throw translate(err, dirKey);
-      }
-      const children = entries
-        .filter((e) => !(dirKey === '' && RESERVED.has(e.name)) && (e.isDirectory() || e.isFile()))
-        .map((e) => ({ key: dirKey + e.name + (e.isDirectory() ? '/' : ''), isDir: e.isDirectory() }))
-        .sort((a, b) => compareKeys(a.key, b.key));
-      for (const child of children) {
-        const k = child.key;
-        // Prune subtrees that cannot hold a key matching the prefix or after startAfter.
-        if (!k.startsWith(prefix) && !(child.isDir && prefix.startsWith(k))) continue;
-        if (child.isDir && compareKeys(k, startAfter) <= 0 && !startAfter.startsWith(k)) continue;
-        if (!child.isDir && compareKeys(k, startAfter) <= 0) continue;
-
-        if (k.startsWith(prefix) && delimiter) {
-          const at = k.indexOf(delimiter, prefix.length);
-          if (at >= 0) {
-            const cp = k.slice(0, at + delimiter.length);
-            // Everything below a prefix already returned (or before startAfter) rolls into it.
-            if (seenPrefixes.has(cp) || compareKeys(cp, startAfter) <= 0) continue;
-            {
-              await settle(0);
-              if (count >= maxKeys) { result.isTruncated = true; return false; }
-              seenPrefixes.add(cp);
-              result.commonPrefixes.push(cp);
-              result.lastKey = cp;
-              count++;
-              continue;
-            }
-          }
-        }
-        if (k.startsWith(prefix) && compareKeys(k, startAfter) > 0) {
-          if (count >= maxKeys) {
-            await settle(0);
-            // A key that vanished under us freed a place: go on filling the page.
-            if (count >= maxKeys) { result.isTruncated = true; return false; }
-          }
-          const st = this.stat(k);
-          st.catch(() => undefined); // awaited in settle(); never an unhandled rejection meanwhile
-          stats.push({ key: k, st });
-          count++;
-          await settle(STAT_AHEAD);
-        }
-        if (child.isDir) {
-          await settle(0);
-          if (!(await visit(k))) return false;
-        }
-      }
-      return true;
-    };
-    // Keys are stat'ed up to STAT_AHEAD at a time, in order (a 1000-key page was 1000 stat
-    // and sidecar reads one after another); everything else waits for them to settle, so the
-    // page stays in key order and lastKey is its last entry.
-    const stats: { key: string; st: Promise<UfsStatus | null> }[] = [];
-    const settle = async (keep: number): Promise<void> => {
-      while (stats.length > keep) {
-        const { key, st } = stats.shift()!;
-        const status = await st;
-        if (status) {
-          result.objects.push(status);
-          result.lastKey = key;
-        } else {
-          count--;
-        }
-      }
-    };
-
+    if (prefix.split('/').slice(0, -1).some((s) => s === '.' || s === '..')) return { objects: [], commonPrefixes: [], isTruncated: false };
     // Start at the parent of the deepest directory the prefix names, so a listing never reads
     // unrelated trees yet still returns the folder object "dir/" when the prefix is "dir/".
-    await visit(prefix.slice(0, prefix.lastIndexOf('/', prefix.length - 2) + 1));
-    await settle(0);
-    return result;
+    const startDir = prefix.slice(0, prefix.lastIndexOf('/', prefix.length - 2) + 1);
+    this.dataPath(startDir.replace(/\/$/, '')); // a reserved or NUL-holding prefix is InvalidKey, as for any key
+    try {
+      return await this.lister.list({ ...opts, startDir });
+    } catch (err) {
+      throw translate(err, startDir);
+    }
   }
 
   async probe(readOnly: boolean): Promise<void> {
@@ -484,5 +363,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     }
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.lister.close();
+  }
 }

@@ -137,7 +137,10 @@ export interface ListOptions {
 }
 
 export interface ListResult {
-  /** Objects and folder objects ("dir/") in key order. */
+  /**
+   * Objects and folder objects ("dir/") in key order, with what S3 lists (key, size, mtime,
+   * entity tag) and the fingerprint; content type, user metadata and tags come from stat().
+   */
   objects: UfsStatus[];
   commonPrefixes: string[];
   isTruncated: boolean;

@@ -15,6 +15,7 @@ import type { Logger } from '../../common/log.js';
 import type { ByteRange, ChecksumAlgorithm, ListResult, ObjectMetadata, StoredChecksum, UfsStatus } from '../../common/ufs/types.js';
 import { createChecksumHasher, type ChecksumHasher } from '../../common/checksums.js';
 import { namespacePath } from '../../common/ring.js';
+import { compareKeys } from '../../common/ufs/key-order.js';
 import type { PageStore } from '../cache/page-store.js';
 import { CachedReader } from './cached-reader.js';
 import { fromUfsError, ObjectError } from './errors.js';
@@ -519,6 +520,11 @@ export class ObjectStore {
 
   async listObjects(bucket: string, opts: { prefix: string; delimiter?: string; startAfter?: string; maxKeys: number }): Promise<ListResult> {
     const b = await this.requireBucket(bucket);
+    // The write cache is read before the UFS: the persister writes an object to the UFS before
+    // it drops its entry, so an object persisted meanwhile is in one or the other (read the
+    // other way round, it could be in neither).
+    const base = namespacePath(bucket, '');
+    const scan = this.wc ? await this.wc.listPage(base, opts.prefix, opts.startAfter ?? '', opts.delimiter || undefined, opts.maxKeys) : undefined;
     const res = await b.ufs.list({
       prefix: b.prefix + opts.prefix,
       delimiter: opts.delimiter || undefined,
@@ -532,7 +538,9 @@ export class ObjectStore {
       isTruncated: res.isTruncated,
       lastKey: res.lastKey === undefined ? undefined : strip(res.lastKey),
     };
-    return this.wc ? this.withUnpersisted(bucket, page, opts) : page;
+    // Nothing unpersisted in range (the usual case): the UFS page is the answer as it stands.
+    if (!scan || (scan.complete && scan.items.length === 0)) return page;
+    return this.withUnpersisted(base, page, scan, opts.maxKeys);
   }
 
   /**
@@ -540,15 +548,13 @@ export class ObjectStore {
    * merged in key order (an entry shadows a UFS object of the same key), rolled up at the
    * delimiter, and the page cut back to maxKeys.
    */
-  private async withUnpersisted(bucket: string, page: ListResult, opts: { prefix: string; delimiter?: string; startAfter?: string; maxKeys: number }): Promise<ListResult> {
-    const base = namespacePath(bucket, '');
-    const scan = await this.wc!.listPage(base, opts.prefix, opts.startAfter ?? '', opts.delimiter || undefined, opts.maxKeys);
+  private withUnpersisted(base: string, page: ListResult, scan: Awaited<ReturnType<WriteCache['listPage']>>, maxKeys: number): ListResult {
     // Items are exact only up to where both sources were read: the UFS page's last key (when
     // truncated) and the last item of an entry scan that stopped at the limit.
     const horizons: string[] = [];
     if (page.isTruncated && page.lastKey !== undefined) horizons.push(page.lastKey);
     if (!scan.complete && scan.items.length) horizons.push(scan.items[scan.items.length - 1].path.slice(base.length));
-    const horizon = horizons.sort(compareUtf8)[0];
+    const horizon = horizons.sort(compareKeys)[0];
     type Item = { key: string; object?: UfsStatus };
     const items = new Map<string, Item>();
     for (const o of page.objects) items.set(o.key, { key: o.key, object: o });
@@ -565,9 +571,9 @@ export class ObjectStore {
       }
     }
     const sorted = [...items.values()]
-      .filter((i) => horizon === undefined || compareUtf8(i.key, horizon) <= 0)
-      .sort((a, z) => compareUtf8(a.key, z.key));
-    const kept = sorted.slice(0, opts.maxKeys);
+      .filter((i) => horizon === undefined || compareKeys(i.key, horizon) <= 0)
+      .sort((a, z) => compareKeys(a.key, z.key));
+    const kept = sorted.slice(0, maxKeys);
     const truncated = page.isTruncated || !scan.complete || sorted.length > kept.length;
     const lastKey = kept.length ? kept[kept.length - 1].key : horizon ?? page.lastKey;
     return {
@@ -633,7 +639,4 @@ export function validBucketDirName(name: string): boolean {
   return name.split(':').every((seg) => seg.length >= 1 && !seg.includes('/') && !seg.includes('\\') && !seg.includes('\0') && !seg.startsWith('.') && seg !== '..');
 }
 
-function compareUtf8(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 

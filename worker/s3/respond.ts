@@ -9,7 +9,11 @@ import { S3Error } from './errors.js';
 import { renderXml, type XmlObject } from './xml.js';
 
 export function sendXml(res: ServerResponse, status: number, root: string, body: XmlObject, headers: Record<string, string> = {}): void {
-  const text = renderXml(root, body);
+  sendXmlText(res, status, renderXml(root, body), headers);
+}
+
+/** An XML document already rendered (listings render theirs with renderXmlDirect). */
+export function sendXmlText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...headers, 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }

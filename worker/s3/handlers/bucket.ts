@@ -1,7 +1,8 @@
 /** Service- and bucket-level operations. */
 import { S3Error } from '../errors.js';
-import { sendEmpty, sendXml } from '../respond.js';
+import { sendEmpty, sendXml, sendXmlText } from '../respond.js';
 import { isoDate, parseXmlBody, urlEncodeKey } from '../xml.js';
+import { renderXmlDirect } from '../xml-direct.js';
 import { createHash } from 'node:crypto';
 import { contentMd5, header, readSmallBody, type RequestContext } from '../context.js';
 import { tagsFromXml, tagsXml, MAX_BUCKET_TAGS } from '../tagging.js';
@@ -119,11 +120,25 @@ function encodingType(q: URLSearchParams): ((s: string) => string) | undefined {
   return urlEncodeKey;
 }
 
-function contents(o: UfsStatus, enc: (s: string) => string, withOwner: ReturnType<typeof owner> | undefined) {
+/** Whole-second ISO dates; the keys of a page often share their second, so one Date per run of them. */
+function secondsIso(): (ms: number) => string {
+  let second = NaN;
+  let iso = '';
+  return (ms) => {
+    const s = Math.floor(ms / 1000);
+    if (s !== second) {
+      second = s;
+      iso = isoDate(s * 1000);
+    }
+    return iso;
+  };
+}
+
+function contents(o: UfsStatus, enc: (s: string) => string, withOwner: ReturnType<typeof owner> | undefined, iso: (ms: number) => string) {
   return {
     Key: enc(o.key),
     // Whole seconds, as S3 lists them and as Last-Modified on HEAD says: the two must agree.
-    LastModified: isoDate(Math.floor(o.mtimeMs / 1000) * 1000),
+    LastModified: iso(o.mtimeMs),
     ETag: `"${o.etag}"`,
     Size: o.size,
     ...(withOwner ? { Owner: withOwner } : {}),
@@ -155,18 +170,19 @@ export async function listObjects(ctx: RequestContext, bucket: string, v2: boole
   }
   const page = await ctx.services.objects.listObjects(bucket, { prefix, delimiter, startAfter, maxKeys });
   const withOwner = !v2 || q.get('fetch-owner') === 'true' ? owner(ctx) : undefined;
+  const iso = secondsIso();
   const common = {
     Name: bucket,
     Prefix: e(prefix),
   };
   const items = {
-    Contents: page.objects.map((o) => contents(o, e, withOwner)),
+    Contents: page.objects.map((o) => contents(o, e, withOwner, iso)),
     CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: e(p) })),
     ...(enc ? { EncodingType: 'url' } : {}),
   };
   if (v2) {
     const token = q.get('continuation-token');
-    sendXml(ctx.res, 200, 'ListBucketResult', {
+    sendXmlText(ctx.res, 200, renderXmlDirect('ListBucketResult', {
       ...common,
       ...(token !== null ? { ContinuationToken: token } : {}),
       ...(q.get('start-after') !== null ? { StartAfter: e(q.get('start-after')!) } : {}),
@@ -176,9 +192,9 @@ export async function listObjects(ctx: RequestContext, bucket: string, v2: boole
       IsTruncated: page.isTruncated,
       ...(page.isTruncated && page.lastKey !== undefined ? { NextContinuationToken: Buffer.from(page.lastKey, 'utf8').toString('base64url') } : {}),
       ...items,
-    });
+    }));
   } else {
-    sendXml(ctx.res, 200, 'ListBucketResult', {
+    sendXmlText(ctx.res, 200, renderXmlDirect('ListBucketResult', {
       ...common,
       Marker: e(startAfter),
       ...(page.isTruncated && page.lastKey !== undefined ? { NextMarker: e(page.lastKey) } : {}),
@@ -186,7 +202,7 @@ export async function listObjects(ctx: RequestContext, bucket: string, v2: boole
       ...(delimiter ? { Delimiter: e(delimiter) } : {}),
       IsTruncated: page.isTruncated,
       ...items,
-    });
+    }));
   }
 }
 
