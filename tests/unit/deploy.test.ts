@@ -149,7 +149,7 @@ describe('deploy/Dockerfile', () => {
     assert.deepEqual(JSON.parse(entry[1]), ['alluxio']);
     assert.match(runtime, /ln -s \/opt\/alluxio\/bin\/alluxio \/usr\/local\/bin\/alluxio/);
     const bin = readFileSync(path.join(REPO_ROOT, 'bin', 'alluxio'), 'utf8');
-    const target = /import '\.\.\/(dist\/[^']+)'/.exec(bin)?.[1];
+    const target = /import\(?'\.\.\/(dist\/[^']+)'/.exec(bin)?.[1];
     assert.ok(target, 'bin/alluxio imports no dist module');
     assert.match(runtime, new RegExp(`COPY --from=build /src/${path.dirname(target).replace(/\//g, '\\/')} `), `the image does not carry ${target}`);
     assert.ok(existsSync(path.join(REPO_ROOT, target)), `${target} is not built`);
