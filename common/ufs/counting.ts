@@ -5,7 +5,7 @@
  * Prometheus metrics); the counters stay the source of /_alluxio/stats.
  */
 import type { Readable } from 'node:stream';
-import type { ListOptions, ListResult, MetadataUpdate, ReadOptions, UfsMultipart, UfsStatus, UnderFileSystem, WriteOptions } from './types.js';
+import type { ListOptions, ListResult, MetadataUpdate, OpenedObject, ReadOptions, UfsMultipart, UfsStatus, UnderFileSystem, WriteOptions } from './types.js';
 
 export interface UfsCounters {
   stats: number;
@@ -28,8 +28,30 @@ export function newUfsCounters(): UfsCounters {
   return { stats: 0, reads: 0, readBytes: 0, writes: 0, writeBytes: 0, deletes: 0, lists: 0, errors: 0 };
 }
 
+/**
+ * Counts a read's bytes as its consumer takes them. A 'data' listener alone would start the
+ * stream flowing at the next tick, with nobody reading yet if the consumer attaches later
+ * (after another await): those bytes would be lost. Paused, read() still emits 'data'.
+ */
+function countBytes(stream: Readable, counters: UfsCounters): void {
+  stream.on('data', (chunk: Buffer) => { counters.readBytes += chunk.length; });
+  stream.pause();
+}
+
 export class CountingUfs implements UnderFileSystem {
-  constructor(private readonly inner: UnderFileSystem, readonly counters: UfsCounters, private readonly observer?: UfsObserver) {}
+  /** Only where the store has it (callers test for it); one request, counted as a read. */
+  readonly open?: (key: string, opts?: { signal?: AbortSignal }) => Promise<OpenedObject | null>;
+
+  constructor(private readonly inner: UnderFileSystem, readonly counters: UfsCounters, private readonly observer?: UfsObserver) {
+    if (inner.open) {
+      const open = inner.open.bind(inner);
+      this.open = async (key, opts) => {
+        const opened = await this.count('reads', 'read', () => open(key, opts));
+        if (opened) countBytes(opened.body, this.counters);
+        return opened;
+      };
+    }
+  }
 
   get uri(): string {
     return this.inner.uri;
@@ -56,7 +78,7 @@ export class CountingUfs implements UnderFileSystem {
 
   async read(key: string, opts?: ReadOptions): Promise<Readable> {
     const stream = await this.count('reads', 'read', () => this.inner.read(key, opts));
-    stream.on('data', (chunk: Buffer) => { this.counters.readBytes += chunk.length; });
+    countBytes(stream, this.counters);
     return stream;
   }
 

@@ -27,14 +27,14 @@ import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
   DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand,
   S3Client, UploadPartCommand,
-  type HeadObjectCommandOutput, type S3ClientConfig, type ServerSideEncryption,
+  type GetObjectCommandOutput, type HeadObjectCommandOutput, type S3ClientConfig, type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ConfigError, parseBool, parseBytes } from '../config/config.js';
 import {
   STORED_HEADERS, UfsError, type ChecksumAlgorithm, type ListOptions, type ListResult, type MetadataUpdate,
-  type ObjectMetadata, type ReadOptions, type StoredChecksum, type UfsMultipart, type UfsOptions, type UfsStatus,
+  type ObjectMetadata, type OpenedObject, type ReadOptions, type StoredChecksum, type UfsMultipart, type UfsOptions, type UfsStatus,
   type UnderFileSystem, type WriteOptions,
 } from './types.js';
 
@@ -180,7 +180,7 @@ function metadataParams(meta: ObjectMetadata): S3MetadataParams {
 }
 
 /** What a HEAD says about an object's metadata, reserved keys decoded and hidden from userMetadata. */
-function metadataOf(res: HeadObjectCommandOutput): Required<Pick<ObjectMetadata, 'headers' | 'userMetadata' | 'tags'>> & ObjectMetadata {
+function metadataOf(res: HeadObjectCommandOutput | GetObjectCommandOutput): Required<Pick<ObjectMetadata, 'headers' | 'userMetadata' | 'tags'>> & ObjectMetadata {
   const raw = Object.fromEntries(Object.entries(res.Metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const userMetadata = Object.fromEntries(Object.entries(raw).filter(([k]) => !RESERVED_META.has(k)));
   const headers: Record<string, string> = {};
@@ -359,7 +359,7 @@ export class S3UnderFileSystem implements UnderFileSystem {
     return new UfsError('Internal', `${op} ${this.where(key)} failed: ${detail}`, cause);
   }
 
-  private headStatus(key: string, res: HeadObjectCommandOutput): UfsStatus {
+  private headStatus(key: string, res: HeadObjectCommandOutput | GetObjectCommandOutput): UfsStatus {
     const etag = unquote(res.ETag);
     const mtimeMs = seconds(res.LastModified);
     return {
@@ -427,7 +427,32 @@ export class S3UnderFileSystem implements UnderFileSystem {
     } catch (err) {
       throw this.translate(err, 'read', key);
     }
-    // Re-emit through a PassThrough so that mid-stream failures reach the caller as UfsErrors too.
+    return this.translatedBody(body, key, signal);
+  }
+
+  /**
+   * One GET instead of HEAD then GET: a cold read from S3 pays one round trip before its first
+   * byte. The status comes from the GET's own headers (as HEAD reports them), so it names
+   * exactly the version whose bytes follow.
+   */
+  async open(key: string, opts: { signal?: AbortSignal } = {}): Promise<OpenedObject | null> {
+    const full = this.fullKey(key);
+    if (key === '' || key.endsWith('/')) throw new UfsError('InvalidKey', `open reads objects, not directories: ${this.where(key)}`);
+    let res: GetObjectCommandOutput;
+    try {
+      res = await this.client.send(new GetObjectCommand({ Bucket: this.s.bucket, Key: full }), { abortSignal: opts.signal });
+    } catch (err) {
+      const e = this.translate(err, 'read', key);
+      // As stat: a missing key (or bucket) is no object, not a failure.
+      if (e.code === 'NotFound') return null;
+      throw e;
+    }
+    const body = (res.Body as Readable | undefined) ?? Readable.from([]);
+    return { status: this.headStatus(key, res), body: this.translatedBody(body, key, opts.signal) };
+  }
+
+  /** Re-emits an SDK body through a PassThrough so that mid-stream failures reach the caller as UfsErrors too. */
+  private translatedBody(body: Readable, key: string, signal: AbortSignal | undefined): Readable {
     const out = new PassThrough({ highWaterMark: 1024 * 1024 });
     const onAbort = () => out.destroy(new UfsError('Aborted', `read ${this.where(key)} aborted`));
     signal?.addEventListener('abort', onAbort, { once: true });

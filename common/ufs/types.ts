@@ -84,6 +84,13 @@ export interface ReadOptions {
   fingerprint?: string;
 }
 
+/** An object's status and its bytes, from one request (UnderFileSystem.open). */
+export interface OpenedObject {
+  status: UfsStatus;
+  /** The whole object; destroy it to stop reading early. */
+  body: Readable;
+}
+
 export interface CommitInfo {
   /** The content MD5 (hex) the caller computed while streaming. */
   md5Hex: string;
@@ -153,6 +160,12 @@ export interface UnderFileSystem {
   readonly uri: string;
   stat(key: string): Promise<UfsStatus | null>;
   read(key: string, opts?: ReadOptions): Promise<Readable>;
+  /**
+   * Present where a stat is a round trip of its own (S3): the status and the whole object from
+   * one GET, the status taken from that response (so it describes exactly the bytes read).
+   * Null when no such object exists. For objects, not directories ("dir/").
+   */
+  open?(key: string, opts?: { signal?: AbortSignal }): Promise<OpenedObject | null>;
   write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus>;
   /** Deletes an object; absent keys are not an error. Deleting "dir/" removes an empty directory or just its marker. */
   delete(key: string): Promise<void>;

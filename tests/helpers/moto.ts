@@ -10,6 +10,11 @@ import { freePort, waitFor } from './ports.js';
 export interface Moto {
   endpoint: string;
   port: number;
+  /**
+   * Every request moto logged, as "METHOD /path?query" in arrival order (from its own access
+   * log): what reached the store, counted outside the code under test.
+   */
+  requests: string[];
   close(): Promise<void>;
 }
 
@@ -22,7 +27,18 @@ export async function startMoto(opts: { port?: number } = {}): Promise<Moto> {
   // and remember the tail to explain a failed start.
   let tail = '';
   let dead = false;
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { tail = (tail + chunk).slice(-2000); });
+  const requests: string[] = [];
+  let partial = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-2000);
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    // werkzeug: 127.0.0.1 - - [date] "GET /bucket/key HTTP/1.1" 200 -
+    for (const line of lines) {
+      const m = /"([A-Z]+) (\S+) HTTP\/[\d.]+"/.exec(line);
+      if (m) requests.push(`${m[1]} ${m[2]}`);
+    }
+  });
 
   const died = new Promise<never>((_, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT'
@@ -51,7 +67,7 @@ export async function startMoto(opts: { port?: number } = {}): Promise<Moto> {
     await close();
     throw err;
   }
-  return { endpoint, port, close };
+  return { endpoint, port, requests, close };
 }
 
 /** Creates a bucket with the plain SDK, as a user of the store would. */

@@ -11,6 +11,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startCluster, runCommand, type TestCluster, type TestWorker } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/ports.js';
+import { scrape, sum } from '../helpers/prometheus.js';
 
 const MiB = 1024 * 1024;
 
@@ -55,6 +56,68 @@ describe('proxying to the owner (default)', () => {
     assert.equal(otherAfter.ufs.writes, otherBefore.ufs.writes, 'the receiving worker wrote nothing itself');
     assert.equal(ownerAfter.ufs.reads, ownerBefore.ufs.reads, 'the GET was served from pages cached by the PUT');
     assert.equal(await fs.readFile(path.join(c.ufsRoot, bucket, key)).then((b) => b.equals(data)), true);
+  });
+
+  it('a proxied GET reaches a slow reader whole; Range and HEAD pass through', async () => {
+    const key = 'via/slow-reader.bin';
+    const other = c.nonOwner(bucket, key);
+    // Several times the relay's batch (1 MiB), so the owner's answer is paused and resumed.
+    const data = randomBytes(9 * MiB + 7);
+    assert.equal((await put(other, bucket, key, data)).status, 200);
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      http.get(url(other, bucket, key), (res) => {
+        assert.equal(res.statusCode, 200);
+        assert.equal(res.headers['content-length'], String(data.length));
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          // A slow client: the relay must wait for it rather than hold the object.
+          res.pause();
+          setTimeout(() => res.resume(), 2);
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      }).on('error', reject);
+    });
+    assert.ok(got.equals(data), 'the bytes read slowly through the non-owner are the object');
+    const r = await fetch(url(other, bucket, key), { headers: { Range: `bytes=5-${2 * MiB + 9}` } });
+    assert.equal(r.status, 206);
+    assert.equal(r.headers.get('content-range'), `bytes 5-${2 * MiB + 9}/${data.length}`);
+    assert.ok(Buffer.from(await r.arrayBuffer()).equals(data.subarray(5, 2 * MiB + 10)));
+    const h = await fetch(url(other, bucket, key), { method: 'HEAD' });
+    assert.equal(h.status, 200);
+    assert.equal(h.headers.get('content-length'), String(data.length));
+    assert.equal((await h.arrayBuffer()).byteLength, 0);
+    const missing = await fetch(url(other, bucket, 'via/no-such-key'));
+    assert.equal(missing.status, 404);
+    assert.match(await missing.text(), /<Code>NoSuchKey<\/Code>/);
+  });
+
+  it('a client that goes away mid-answer stops the request on the owner too', async () => {
+    const key = 'via/abandoned.bin';
+    const owner = c.owner(bucket, key);
+    const other = c.nonOwner(bucket, key);
+    const data = randomBytes(64 * MiB);
+    assert.equal((await put(owner, bucket, key, data)).status, 200);
+    const aborted = async () => sum(await scrape(`http://127.0.0.1:${owner.webPort}/metrics`), 'alluxio_s3_requests_total', { op: 'GetObject', status: 'aborted' });
+    const before = await aborted();
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(url(other, bucket, key), (res) => {
+        assert.equal(res.statusCode, 200);
+        // Read a little, then stop reading and hang up: the owner still has most of 64 MiB to send.
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err) => { if (!req.destroyed) reject(err); });
+    });
+    // The owner's answer to the non-owner ends unfinished instead of running to its end.
+    await waitFor('the owner to see its answer abandoned', async () => (await aborted()) > before, 30_000);
+    // And the pooled connections still serve.
+    const g = await fetch(url(other, bucket, key), { headers: { Range: 'bytes=0-9' } });
+    assert.equal(g.status, 206);
+    assert.ok(Buffer.from(await g.arrayBuffer()).equals(data.subarray(0, 10)));
   });
 
   it('every worker serves every object', async () => {

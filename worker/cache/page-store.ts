@@ -265,6 +265,14 @@ export class PageStore {
     return this.lru.has(pageId(hashKey(key), hashFingerprint(fingerprint), index));
   }
 
+  /** Whether any page of `key` is cached or being written, whatever its fingerprint. */
+  hasAnyPage(key: string): boolean {
+    const keyHash = hashKey(key);
+    if ((this.byKey.get(keyHash)?.size ?? 0) > 0) return true;
+    for (const put of this.puts.values()) if (put.keyHash === keyHash) return true;
+    return false;
+  }
+
   /** Drops every page of `key` (any fingerprint), including writes in flight; resolves once their files are gone. */
   async invalidate(key: string): Promise<void> {
     const keyHash = hashKey(key);

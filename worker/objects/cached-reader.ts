@@ -3,11 +3,14 @@
  *
  * Pages already cached are read from local disk. Consecutive missing pages are fetched with one
  * ranged UFS read (a cold sequential read is one UFS request, not one per page) and cached as
- * they stream past. A page being fetched by another request is awaited rather than fetched
+ * they stream past; the reader gets the UFS's bytes as they arrive, not a page at a time. A
+ * read may also start from a stream the caller already opened (UnderFileSystem.open: the
+ * status and the bytes from one request). A page being fetched by another request is awaited rather than fetched
  * again, so concurrent misses on one page make a single UFS read. Every UFS read carries the
  * object's fingerprint: if the object changed since it was looked up, the read fails with
  * 'Changed' instead of mixing two versions.
  */
+import type { Readable } from 'node:stream';
 import type { UfsStatus, UnderFileSystem, ByteRange } from '../../common/ufs/types.js';
 import type { PageStore } from '../cache/page-store.js';
 
@@ -19,6 +22,12 @@ const MAX_RUN_PAGES = 64;
  * for the oldest write.
  */
 const MAX_PENDING_PAGE_WRITES = 4;
+/**
+ * A miss hands the reader its bytes in pieces of at least this much (or what completes a page,
+ * or the end): the UFS delivers 64 KiB at a time, and a write to the client per piece cost more
+ * than the latency it saved.
+ */
+const MIN_MISS_PIECE = 256 * 1024;
 
 export interface CacheCounters {
   pageHits: number;
@@ -44,9 +53,21 @@ export class CachedReader {
 
   /**
    * Yields the bytes of `range` (inclusive) of the object at `cacheKey`, reading `ufsKey` from
-   * `ufs` for pages not cached.
+   * `ufs` for pages not cached. `opened`: the whole object (of exactly `status`), already
+   * requested from the UFS; it is read (or destroyed) whatever happens.
    */
-  async *read(ufs: UnderFileSystem, ufsKey: string, cacheKey: string, status: UfsStatus, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  async *read(ufs: UnderFileSystem, ufsKey: string, cacheKey: string, status: UfsStatus, range: ByteRange, signal?: AbortSignal, opened?: Readable): AsyncGenerator<Buffer> {
+    if (opened) {
+      try {
+        if (status.size === 0 || range.end < range.start) return;
+        const lastPage = Math.floor((status.size - 1) / this.pageSize);
+        // The stream covers every page from the first: cached ones are overwritten with the same bytes.
+        yield* this.fetchRun(ufs, ufsKey, cacheKey, status, 0, lastPage, range, signal, opened);
+      } finally {
+        opened.destroy();
+      }
+      return;
+    }
     if (status.size === 0 || range.end < range.start) return;
     const { fingerprint, size } = status;
     const first = Math.floor(range.start / this.pageSize);
@@ -93,14 +114,18 @@ export class CachedReader {
         !this.inflight.has(`${cacheKey}\0${fingerprint}\0${j + 1}`) &&
         !this.pages.hasPage(cacheKey, fingerprint, j + 1)
       ) j++;
-      yield* this.fetchRun(ufs, ufsKey, cacheKey, status, i, j, slice, signal);
+      yield* this.fetchRun(ufs, ufsKey, cacheKey, status, i, j, range, signal);
       i = j + 1;
     }
   }
 
+  /**
+   * Fetches pages first..last with one UFS read (or from `opened`, which starts at page 0) and
+   * yields the part of `range` in them as the bytes arrive. Each page is cached once whole.
+   */
   private async *fetchRun(
     ufs: UnderFileSystem, ufsKey: string, cacheKey: string, status: UfsStatus,
-    first: number, last: number, slice: (i: number, page: Buffer) => Buffer, signal?: AbortSignal,
+    first: number, last: number, range: ByteRange, signal?: AbortSignal, opened?: Readable,
   ): AsyncGenerator<Buffer> {
     const { fingerprint, size } = status;
     const settle = new Map<number, { resolve: (b: Buffer) => void; reject: (e: unknown) => void }>();
@@ -125,15 +150,39 @@ export class CachedReader {
     try {
       const start = first * this.pageSize;
       const end = Math.min((last + 1) * this.pageSize, size) - 1;
-      const stream = await ufs.read(ufsKey, { range: { start, end }, fingerprint, signal });
+      const stream = opened ?? await ufs.read(ufsKey, { range: { start, end }, fingerprint, signal });
       let parts: Buffer[] = [];
       let have = 0;
+      // Offset in the object of the next byte the stream delivers.
+      let at = start;
+      // Bytes of the range received and not yet handed to the reader.
+      let outParts: Buffer[] = [];
+      let outBytes = 0;
+      // The first piece goes at once: the answer's headers wait for it.
+      let started = false;
+      const takeOut = (): Buffer => {
+        const out = outParts.length === 1 ? outParts[0] : Buffer.concat(outParts, outBytes);
+        outParts = [];
+        outBytes = 0;
+        started = true;
+        this.counters.missBytes += out.length;
+        return out;
+      };
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         this.counters.ufsBytes += chunk.length;
+        // The part of this chunk inside the range goes to the reader soon, whole pages or not.
+        const from = Math.max(range.start - at, 0);
+        const to = Math.min(range.end + 1 - at, chunk.length);
+        if (to > from) {
+          outParts.push(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
+          outBytes += to - from;
+        }
+        at += chunk.length;
+        let pageDone = false;
         let buf = chunk;
         while (buf.length > 0 && current <= last) {
           const need = this.pageLength(size, current) - have;
-          const take = buf.subarray(0, need);
+          const take = buf.length <= need ? buf : buf.subarray(0, need);
           parts.push(take);
           have += take.length;
           buf = buf.subarray(take.length);
@@ -148,15 +197,15 @@ export class CachedReader {
             // Caching is best effort and off the reader's path (the store never rejects), but
             // bounded: see MAX_PENDING_PAGE_WRITES.
             writes.push(this.pages.putPage(cacheKey, fingerprint, current, page).finally(stored(current)));
-            const out = slice(current, page);
-            this.counters.missBytes += out.length;
             current++;
-            yield out;
-            if (writes.length >= MAX_PENDING_PAGE_WRITES) await writes.shift();
+            pageDone = true;
           }
         }
+        if (outBytes > 0 && (!started || outBytes >= MIN_MISS_PIECE || pageDone)) yield takeOut();
+        while (writes.length >= MAX_PENDING_PAGE_WRITES) await writes.shift();
       }
       if (current <= last) throw new Error(`UFS returned a short read for ${ufsKey}`);
+      if (outBytes > 0) yield takeOut();
     } catch (err) {
       for (let p = current; p <= last; p++) settle.get(p)?.reject(err);
       throw err;

@@ -83,6 +83,14 @@ export interface BucketInfo {
   creationDateMs: number;
 }
 
+async function* streamed(stream: Readable): AsyncGenerator<Buffer> {
+  try {
+    yield* stream as AsyncIterable<Buffer>;
+  } finally {
+    stream.destroy();
+  }
+}
+
 interface CachedMeta {
   status: UfsStatus;
   fetchedAt: number;
@@ -318,6 +326,44 @@ export class ObjectStore {
     const noCache = this.wc?.policy(path)?.policyMode === 'NO_CACHE';
     if (opts.useCache && !noCache) return this.translateErrors(this.reader.read(b.ufs, b.prefix + key, path, status, range, opts.signal), path);
     return this.translateErrors(this.direct(b, key, status, range, opts.signal), path);
+  }
+
+  /**
+   * A whole-object read whose metadata is not cached, in one UFS request where the store has
+   * UnderFileSystem.open (S3): the status comes from the response that carries the bytes, so
+   * the pages cached are exactly that version's. Undefined when that does not apply, and the
+   * caller uses statObject and readObject: the metadata is fresh; pages of the key are cached
+   * (a stat and the cache beat a GET that would be dropped); the write cache holds the object;
+   * the store has no open. `cancel` releases the UFS stream if the body is never read.
+   */
+  async openObject(bucket: string, key: string, opts: { useCache: boolean; signal?: AbortSignal }): Promise<{ status: UfsStatus; body: AsyncGenerator<Buffer>; cancel: () => void } | undefined> {
+    const b = await this.requireBucket(bucket);
+    if (!b.ufs.open || key === '' || key.endsWith('/')) return undefined;
+    const path = namespacePath(bucket, key);
+    const cached = opts.useCache ? this.meta.get(path) : undefined;
+    if (cached && Date.now() - cached.fetchedAt < this.opts.metadataSyncIntervalMs) return undefined;
+    if (this.opts.pages.hasAnyPage(path)) return undefined;
+    // The write cache shadows the UFS; asked at the same time rather than before the GET.
+    const [entry, opened] = await Promise.allSettled([this.wc?.lookup(path), b.ufs.open(b.prefix + key, { signal: opts.signal })]);
+    if (entry.status === 'rejected' || entry.value) {
+      if (opened.status === 'fulfilled') opened.value?.body.destroy();
+      if (entry.status === 'rejected') throw entry.reason;
+      return undefined;
+    }
+    if (opened.status === 'rejected') throw fromUfsError(opened.reason, path);
+    if (!opened.value) {
+      this.meta.delete(path);
+      throw new ObjectError('NoSuchKey', `${path} does not exist`);
+    }
+    const stream = opened.value.body;
+    const status: UfsStatus = { ...opened.value.status, key };
+    if (cached && cached.status.fingerprint !== status.fingerprint) void this.opts.pages.invalidate(path);
+    if (opts.useCache) this.remember(path, status);
+    const noCache = this.wc?.policy(path)?.policyMode === 'NO_CACHE';
+    const body = opts.useCache && !noCache
+      ? this.reader.read(b.ufs, b.prefix + key, path, status, { start: 0, end: status.size - 1 }, opts.signal, stream)
+      : streamed(stream);
+    return { status, body: this.translateErrors(body, path), cancel: () => stream.destroy() };
   }
 
   private async *fromWriteCache(entry: WriteEntry, range: ByteRange, signal?: AbortSignal): AsyncGenerator<Buffer> {

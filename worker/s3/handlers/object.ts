@@ -139,6 +139,26 @@ export async function headObject(ctx: RequestContext, bucket: string, key: strin
 
 export async function getObject(ctx: RequestContext, bucket: string, key: string): Promise<void> {
   const objects = ctx.services.objects;
+  // A whole object whose metadata is not cached: status and bytes from one UFS request where the store allows it.
+  const opened = header(ctx.req, 'range') === undefined ? await objects.openObject(bucket, key, { useCache: ctx.useCache, signal: ctx.signal }) : undefined;
+  if (opened) {
+    let h: Record<string, string | number>;
+    try {
+      checkConditions(ctx, opened.status);
+      h = objectHeaders(ctx, opened.status, false);
+    } catch (err) {
+      opened.cancel();
+      throw err;
+    }
+    const first = await opened.body.next();
+    ctx.res.writeHead(200, { ...h, 'Content-Length': opened.status.size });
+    if (first.done) {
+      ctx.res.end();
+      return;
+    }
+    await sendBody(ctx.res, first.value, opened.body);
+    return;
+  }
   // One retry when the object changed between the metadata lookup and the first byte.
   for (let attempt = 0; ; attempt++) {
     const st = await objects.statObject(bucket, key, { useCache: ctx.useCache && attempt === 0 });
