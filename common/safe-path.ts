@@ -50,9 +50,10 @@ export function isSafeSegment(s: string): boolean {
  * Symbolic links: `target` (resolved inside `root` by resolveInside) must also stay inside
  * `root` once links are followed. The deepest part of it that exists is resolved with
  * realpath (a file not written yet is judged by its directory). Refuses with PathEscapeError.
+ * `knownRealRoot`: the root's own real path, when the caller has resolved it once already.
  */
-export async function assertRealInside(root: string, target: string): Promise<void> {
-  const realRoot = await fs.realpath(root).catch(() => path.resolve(root));
+export async function assertRealInside(root: string, target: string, knownRealRoot?: string): Promise<void> {
+  const realRoot = knownRealRoot ?? (await fs.realpath(root).catch(() => path.resolve(root)));
   let probe = target;
   for (;;) {
     try {

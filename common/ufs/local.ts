@@ -12,10 +12,9 @@
  * Listings run in a worker thread with cached directory snapshots (local-list.ts says why a
  * snapshot is never stale).
  */
-import { createReadStream, createWriteStream, promises as fs, type Stats } from 'node:fs';
+import { createReadStream, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { assertRealInside, PathEscapeError, resolveInside } from '../safe-path.js';
@@ -57,6 +56,10 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   /** Listings run in a thread of their own, with directory snapshots (local-list.ts). */
   private readonly lister: ListThread;
   private lastSweep = 0;
+  /** The root's real path, resolved once (it is where objects live; links below it are what is checked). */
+  private realRoot: Promise<string> | undefined;
+  /** The temp folder exists (made at the first write; made again if it went away). */
+  private tmpReady = false;
 
   constructor(uri: string, _opts: UfsOptions) {
     const dir = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
@@ -91,7 +94,8 @@ export class LocalUnderFileSystem implements UnderFileSystem {
    */
   private async realInside(file: string, key: string): Promise<void> {
     try {
-      await assertRealInside(this.root, file);
+      this.realRoot ??= fs.realpath(this.root).catch(() => path.resolve(this.root));
+      await assertRealInside(this.root, file, await this.realRoot);
     } catch (err) {
       if (err instanceof PathEscapeError) throw new UfsError('InvalidKey', `key leads outside the root through a symbolic link: ${key}`, { cause: err });
       throw translate(err, key);
@@ -177,39 +181,64 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     }
   }
 
+  /**
+   * A write is a temp file, synced, then the sidecar, then a rename into place. Every call here
+   * is a trip through libuv's thread pool, so the common case makes as few as it can (about a
+   * dozen for a small object): the temp file is written and synced on one open handle whose
+   * stat is the object's, and folders are made only when a call finds them missing.
+   */
   async write(key: string, body: Readable, opts: WriteOptions): Promise<UfsStatus> {
     if (key === '' || key.endsWith('/')) throw new UfsError('InvalidKey', `not an object key: ${key}`);
     const dest = this.dataPath(key);
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, randomUUID());
-    await fs.mkdir(tmpDir, { recursive: true });
     if (Date.now() - this.lastSweep > ABANDONED_TEMP_MS / 4) void this.sweepAbandonedTemps(tmpDir);
+    const handle = await this.openTemp(tmpDir, tmp).catch((err) => { throw translate(err, key); });
+    let open = true;
     try {
-      const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1024 * 1024 });
-      await pipeline(body, out, { signal: opts.signal });
+      await writeBody(handle, body, opts.signal);
       const commit = await opts.beforeCommit();
-      const handle = await fs.open(tmp, 'r+');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await handle.sync();
       // The sidecar goes first and names the exact size and mtime of the new file: if we die
       // between the two renames, the old file and the new sidecar disagree and it is ignored.
-      const st = await fs.stat(tmp);
+      // The rename keeps both, so this stat is the object's.
+      const st = await handle.stat();
+      open = false;
+      await handle.close();
       const side: Sidecar = {
         size: st.size, mtimeMs: st.mtimeMs, md5: commit.etag ?? commit.md5Hex,
         contentType: opts.contentType, headers: opts.headers, userMetadata: opts.userMetadata, tags: opts.tags, checksum: commit.checksum,
       };
       await this.writeSidecar(key, side);
       await this.realInside(dest, key);
-      await fs.mkdir(path.dirname(dest), { recursive: true });
-      await this.realInside(dest, key);
-      await fs.rename(tmp, dest);
-      return this.status(key, await fs.stat(dest), side);
+      try {
+        await fs.rename(tmp, dest);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // The key's folder does not exist yet: made, checked again for links, then the rename.
+        await fs.mkdir(path.dirname(dest), { recursive: true });
+        await this.realInside(dest, key);
+        await fs.rename(tmp, dest);
+      }
+      return this.status(key, st, side);
     } catch (err) {
+      if (open) await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw translate(err, key);
+    }
+  }
+
+  private async openTemp(tmpDir: string, tmp: string): Promise<fs.FileHandle> {
+    if (!this.tmpReady) {
+      await fs.mkdir(tmpDir, { recursive: true });
+      this.tmpReady = true;
+    }
+    try {
+      return await fs.open(tmp, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(tmpDir, { recursive: true });
+      return fs.open(tmp, 'wx');
     }
   }
 
@@ -230,9 +259,15 @@ export class LocalUnderFileSystem implements UnderFileSystem {
 
   private async writeSidecar(key: string, side: Sidecar): Promise<void> {
     const meta = this.metaPath(key);
-    await fs.mkdir(path.dirname(meta), { recursive: true });
     const tmp = `${meta}.${randomUUID()}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(side));
+    const text = JSON.stringify(side);
+    try {
+      await fs.writeFile(tmp, text);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(path.dirname(meta), { recursive: true });
+      await fs.writeFile(tmp, text);
+    }
     await fs.rename(tmp, meta);
   }
 
@@ -366,4 +401,39 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   async close(): Promise<void> {
     await this.lister.close();
   }
+}
+
+/** Received bytes go to the file in calls of about this size (a small body in one call). */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+
+/** Streams `body` into the open file, in batched writes; an abort of `signal` ends it with an error. */
+async function writeBody(handle: fs.FileHandle, body: Readable, signal?: AbortSignal): Promise<void> {
+  const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error('the write was aborted'));
+  signal?.throwIfAborted();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    let batch: Buffer[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes);
+      batch = [];
+      bytes = 0;
+      for (let off = 0; off < buf.length;) off += (await handle.write(buf, off, buf.length - off)).bytesWritten;
+    };
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      batch.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= WRITE_BATCH_BYTES) await flush();
+    }
+    if (bytes > 0) await flush();
+  } catch (err) {
+    throw signal?.aborted ? abortError(signal) : err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** What `pipeline` throws on an abort (code ABORT_ERR), so callers see one kind of abort. */
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason });
 }

@@ -119,6 +119,8 @@ export class LocalWriteStore {
     } catch (err) {
       await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
+      // What `pipeline` throws on an abort (code ABORT_ERR), so callers see one kind of abort.
+      if (signal?.aborted) throw Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason });
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
