@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { assertRealInside, PathEscapeError, resolveInside } from '../safe-path.js';
+import { writeBody } from '../file-write.js';
 import { DIRECTORY_CONTENT_TYPE, EMPTY_MD5, META_DIR, RESERVED, SIDECAR_SUFFIX, statusOf, TMP_DIR, type Sidecar } from './local-layout.js';
 import { ListThread } from './local-list-client.js';
 import {
@@ -401,39 +402,4 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   async close(): Promise<void> {
     await this.lister.close();
   }
-}
-
-/** Received bytes go to the file in calls of about this size (a small body in one call). */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
-/** Streams `body` into the open file, in batched writes; an abort of `signal` ends it with an error. */
-async function writeBody(handle: fs.FileHandle, body: Readable, signal?: AbortSignal): Promise<void> {
-  const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error('the write was aborted'));
-  signal?.throwIfAborted();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    let batch: Buffer[] = [];
-    let bytes = 0;
-    const flush = async () => {
-      const buf = batch.length === 1 ? batch[0]! : Buffer.concat(batch, bytes);
-      batch = [];
-      bytes = 0;
-      for (let off = 0; off < buf.length;) off += (await handle.write(buf, off, buf.length - off)).bytesWritten;
-    };
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      batch.push(chunk);
-      bytes += chunk.length;
-      if (bytes >= WRITE_BATCH_BYTES) await flush();
-    }
-    if (bytes > 0) await flush();
-  } catch (err) {
-    throw signal?.aborted ? abortError(signal) : err;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-/** What `pipeline` throws on an abort (code ABORT_ERR), so callers see one kind of abort. */
-function abortError(signal: AbortSignal): Error {
-  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason });
 }

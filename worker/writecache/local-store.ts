@@ -10,21 +10,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ByteRange } from '../../common/ufs/types.js';
 import { PathEscapeError, resolveInside } from '../../common/safe-path.js';
+import { writeBody } from '../../common/file-write.js';
 
 /** Write ids are UUIDs (or hex): one safe file name. */
 const WRITE_ID = /^[0-9a-f-]{8,64}$/;
 
 function checkWriteId(writeId: string): void {
   if (!WRITE_ID.test(writeId)) throw new PathEscapeError(`not a write id: ${JSON.stringify(writeId)}`);
-}
-
-/** Received bytes are written in calls of about this size (a small body in one call). */
-const WRITE_BATCH_BYTES = 1024 * 1024;
-
-async function writeAll(handle: fs.FileHandle, chunks: Buffer[], bytes: number): Promise<void> {
-  const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
-  let off = 0;
-  while (off < buf.length) off += (await handle.write(buf, off, buf.length - off)).bytesWritten;
 }
 
 export class PinnedCapacityExceeded extends Error {
@@ -90,40 +82,21 @@ export class LocalWriteStore {
    * Streams `body` to a temp file; returns a commit (sync, then rename into place) and an abort.
    * The file stays open in between, so a small write costs open, write, sync, close, mkdir and
    * rename and nothing else: every file-system call is a trip through libuv's thread pool, and
-   * for a 10 KiB PUT those trips were most of its latency. Chunks are written in batches of up
-   * to WRITE_BATCH_BYTES (one call for a small body).
+   * for a 10 KiB PUT those trips were most of its latency (common/file-write.ts batches the
+   * chunks: one write call for a small body).
    */
   async receive(nsPath: string, writeId: string, body: Readable, signal?: AbortSignal): Promise<{ size: number; tmp: string; commit: () => Promise<LocalFile>; abort: () => Promise<void> }> {
     checkWriteId(writeId);
     const file = this.fileOf(nsPath, writeId);
     const tmp = resolveInside(this.tmpDir, `${writeId}.${randomBytes(4).toString('hex')}`);
     const handle = await fs.open(tmp, 'w');
-    let size = 0;
-    const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error('the write was aborted'));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    let size: number;
     try {
-      signal?.throwIfAborted();
-      let batch: Buffer[] = [];
-      let batched = 0;
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        batch.push(chunk);
-        batched += chunk.length;
-        size += chunk.length;
-        if (batched >= WRITE_BATCH_BYTES) {
-          await writeAll(handle, batch, batched);
-          batch = [];
-          batched = 0;
-        }
-      }
-      if (batched > 0) await writeAll(handle, batch, batched);
+      size = await writeBody(handle, body, signal);
     } catch (err) {
       await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
-      // What `pipeline` throws on an abort (code ABORT_ERR), so callers see one kind of abort.
-      if (signal?.aborted) throw Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: signal.reason });
       throw err;
-    } finally {
-      signal?.removeEventListener('abort', onAbort);
     }
     let done = false;
     return {
