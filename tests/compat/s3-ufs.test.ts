@@ -13,19 +13,13 @@ import {
 import { runCli, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { createMotoBucket, startMoto, type Moto } from '../helpers/moto.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { oneAttemptClient } from '../helpers/s3.js';
 
 const MOUNT = 's3-mount';
 const RO_MOUNT = 's3-ro';
 
-function sdk(endpoint: string): S3Client {
-  return new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
-}
+/** One attempt per request: a broken request must show up, not be retried away. */
+const sdk = (endpoint: string): S3Client => oneAttemptClient(endpoint);
 
 function mountOptions(endpoint: string): string[] {
   return [
