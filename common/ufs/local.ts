@@ -59,8 +59,6 @@ export class LocalUnderFileSystem implements UnderFileSystem {
   private lastSweep = 0;
   /** The root's real path, resolved once (it is where objects live; links below it are what is checked). */
   private realRoot: Promise<string> | undefined;
-  /** The temp folder exists (made at the first write; made again if it went away). */
-  private tmpReady = false;
 
   constructor(uri: string, _opts: UfsOptions) {
     const dir = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
@@ -194,7 +192,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const tmpDir = path.join(this.root, TMP_DIR);
     const tmp = path.join(tmpDir, randomUUID());
     if (Date.now() - this.lastSweep > ABANDONED_TEMP_MS / 4) void this.sweepAbandonedTemps(tmpDir);
-    const handle = await this.openTemp(tmpDir, tmp).catch((err) => { throw translate(err, key); });
+    const handle = await inFolder(tmpDir, () => fs.open(tmp, 'wx')).catch((err) => { throw translate(err, key); });
     let open = true;
     try {
       await writeBody(handle, body, opts.signal);
@@ -212,34 +210,13 @@ export class LocalUnderFileSystem implements UnderFileSystem {
       };
       await this.writeSidecar(key, side);
       await this.realInside(dest, key);
-      try {
-        await fs.rename(tmp, dest);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        // The key's folder does not exist yet: made, checked again for links, then the rename.
-        await fs.mkdir(path.dirname(dest), { recursive: true });
-        await this.realInside(dest, key);
-        await fs.rename(tmp, dest);
-      }
+      // A key whose folder does not exist yet: made, checked again for links, then the rename.
+      await inFolder(path.dirname(dest), () => fs.rename(tmp, dest), () => this.realInside(dest, key));
       return this.status(key, st, side);
     } catch (err) {
       if (open) await handle.close().catch(() => undefined);
       await fs.rm(tmp, { force: true }).catch(() => undefined);
       throw translate(err, key);
-    }
-  }
-
-  private async openTemp(tmpDir: string, tmp: string): Promise<fs.FileHandle> {
-    if (!this.tmpReady) {
-      await fs.mkdir(tmpDir, { recursive: true });
-      this.tmpReady = true;
-    }
-    try {
-      return await fs.open(tmp, 'wx');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await fs.mkdir(tmpDir, { recursive: true });
-      return fs.open(tmp, 'wx');
     }
   }
 
@@ -262,13 +239,7 @@ export class LocalUnderFileSystem implements UnderFileSystem {
     const meta = this.metaPath(key);
     const tmp = `${meta}.${randomUUID()}.tmp`;
     const text = JSON.stringify(side);
-    try {
-      await fs.writeFile(tmp, text);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await fs.mkdir(path.dirname(meta), { recursive: true });
-      await fs.writeFile(tmp, text);
-    }
+    await inFolder(path.dirname(meta), () => fs.writeFile(tmp, text));
     await fs.rename(tmp, meta);
   }
 
@@ -401,5 +372,21 @@ export class LocalUnderFileSystem implements UnderFileSystem {
 
   async close(): Promise<void> {
     await this.lister.close();
+  }
+}
+
+/**
+ * Runs `op`, which creates something in `dir`; when `dir` does not exist (ENOENT) it is made,
+ * `check` runs (e.g. the symbolic-link check of the new folder) and `op` runs again. Folders
+ * are made only when missing: each mkdir is one more trip through the thread pool.
+ */
+async function inFolder<T>(dir: string, op: () => Promise<T>, check?: () => Promise<void>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fs.mkdir(dir, { recursive: true });
+    await check?.();
+    return op();
   }
 }
